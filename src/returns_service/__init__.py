@@ -1,0 +1,1 @@
+"""returns_service: after-sales returns for online shops."""

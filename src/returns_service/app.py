@@ -1,0 +1,66 @@
+"""The application: settings, database, routes, error handlers, background loops."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from returns_service import health
+from returns_service.body_limit import BodyLimitMiddleware
+from returns_service.config import Settings, get_settings
+from returns_service.db import create_engine, create_sessionmaker
+from returns_service.http_problems import Problem, install_problem_handlers
+from returns_service.orders.endpoints import router as orders_router
+from returns_service.policies.endpoints import router as policies_router
+from returns_service.returns.endpoints import router as returns_router
+
+API_VERSION = "1.0.0"
+DESCRIPTION = """After-sales returns for online shops: buyers apply, merchants review, goods travel
+back, merchants receive, inspect and refund, the platform arbitrates, timers act when someone
+is late. Money is integer minor units with an ISO 4217 currency. Every error is
+application/problem+json with a stable `code`."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="returns_service",
+        version=API_VERSION,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_problem_handlers(app)
+    for router in (health.router, orders_router, returns_router, policies_router):
+        app.include_router(router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, object]:
+    """The spec, with the Problem schema registered once for every error response."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(problem.pop("$defs", {}))
+        schemas["Problem"] = problem
+        app.openapi_schema = schema
+    return app.openapi_schema

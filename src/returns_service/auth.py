@@ -1,0 +1,86 @@
+"""Bearer tokens to callers, and who may see what."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from returns_service.errors import Forbidden, Unauthenticated
+from returns_service.rules.vocabulary import Role
+
+JWT_ALGORITHM = "HS256"
+CALLER_ROLES = frozenset({Role.BUYER, Role.MERCHANT, Role.PLATFORM, Role.STOREFRONT})
+
+
+@dataclass(frozen=True)
+class Caller:
+    role: Role
+    id: str
+    shop_id: str | None = None
+
+    @property
+    def idempotency_scope(self) -> str:
+        """Idempotency keys and similar per-caller state are keyed by this."""
+        return f"{self.role.value}:{self.id}:{self.shop_id or ''}"
+
+    def can_see_shop(self, shop_id: str) -> bool:
+        if self.role is Role.MERCHANT:
+            return self.shop_id == shop_id
+        return self.role in (Role.PLATFORM, Role.STOREFRONT)
+
+    def can_see_order(self, shop_id: str, buyer_id: str) -> bool:
+        if self.role is Role.BUYER:
+            return self.id == buyer_id
+        return self.can_see_shop(shop_id)
+
+    def require(self, *roles: Role) -> None:
+        """Refuse a known caller whose role may not take this action."""
+        if self.role not in roles:
+            allowed = ", ".join(role.value for role in roles)
+            raise Forbidden(f"a {self.role.value} may not do this; allowed: {allowed}")
+
+
+SYSTEM_CALLER = Caller(role=Role.SYSTEM, id="system")
+
+_bearer = HTTPBearer(auto_error=False, description="A JWT signed with HS256.")
+
+
+def decode_token(token: str, secret: str) -> Caller:
+    """Verify the token and read the caller; every failure is the same 401."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[JWT_ALGORITHM],
+            options={"require": ["exp", "sub", "role"]},
+        )
+    except jwt.ExpiredSignatureError as error:
+        raise Unauthenticated("the token has expired") from error
+    except jwt.InvalidTokenError as error:
+        raise Unauthenticated("the token is not valid") from error
+    role_name, subject, shop_id = claims.get("role"), claims.get("sub"), claims.get("shop_id")
+    if role_name not in {role.value for role in CALLER_ROLES}:
+        raise Unauthenticated("the token names no known role")
+    if not isinstance(subject, str) or not subject:
+        raise Unauthenticated("the token names no subject")
+    role = Role(role_name)
+    if role is Role.MERCHANT and not (isinstance(shop_id, str) and shop_id):
+        raise Unauthenticated("a merchant token must name its shop_id")
+    return Caller(role=role, id=subject, shop_id=shop_id if isinstance(shop_id, str) else None)
+
+
+async def current_caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("a bearer token is required")
+    secret: str = request.app.state.settings.jwt_secret
+    return decode_token(credentials.credentials, secret)
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]

@@ -1,0 +1,66 @@
+"""returns-service migrate | serve | sweep"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from returns_service.config import get_settings
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    from returns_service.migrations import upgrade_to_head
+
+    upgrade_to_head(get_settings().database_url)
+    print("database is at the newest schema")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "returns_service.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        proxy_headers=True,
+        log_level=get_settings().log_level.lower(),
+    )
+    return 0
+
+
+def _sweep(_args: argparse.Namespace) -> int:
+    import asyncio
+
+    from returns_service.timers.sweep import sweep_once_with_settings
+
+    acted = asyncio.run(sweep_once_with_settings(get_settings()))
+    print(f"acted on {acted} due deadlines")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="returns-service", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="upgrade the database to the newest schema").set_defaults(
+        run=_migrate
+    )
+    serve = commands.add_parser("serve", help="serve the HTTP API")
+    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve.set_defaults(run=_serve)
+    commands.add_parser("sweep", help="act once on every due deadline").set_defaults(run=_sweep)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

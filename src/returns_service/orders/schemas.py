@@ -1,0 +1,75 @@
+"""Orders as storefronts register them and callers read them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
+Money = Annotated[int, Field(ge=0, le=10**12, description="Minor units (fen, cents)")]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217", examples=["CNY"])]
+
+
+class OrderLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    line_id: Identifier
+    sku: str = Field(min_length=1, max_length=128)
+    title: str = Field(min_length=1, max_length=500)
+    category: str = Field(min_length=1, max_length=64)
+    unit_price: Money
+    quantity: int = Field(ge=1, le=100_000)
+    attributes: dict[
+        Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=256)]
+    ] = Field(default_factory=dict, max_length=50)
+
+
+class OrderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    shop_id: Identifier
+    buyer_id: Identifier
+    currency: Currency
+    paid_at: AwareDatetime | None = None
+    shipped_at: AwareDatetime | None = None
+    delivered_at: AwareDatetime | None = None
+    shipping_fee: Money = 0
+    shipping_insurance: bool = False
+    buyer_region: str | None = Field(default=None, max_length=32)
+    lines: list[OrderLineIn] = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _lines_are_unique(self) -> OrderIn:
+        ids = [line.line_id for line in self.lines]
+        if len(ids) != len(set(ids)):
+            raise ValueError("line_id must be unique within an order")
+        return self
+
+
+class OrderLineOut(BaseModel):
+    line_id: str
+    sku: str
+    title: str
+    category: str
+    unit_price: int
+    quantity: int
+    attributes: dict[str, str]
+    returnable: int = Field(description="Units not yet held by a return that has not ended")
+
+
+class OrderOut(BaseModel):
+    order_id: str
+    shop_id: str
+    buyer_id: str
+    currency: str
+    paid_at: datetime | None
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+    shipping_fee: int
+    shipping_insurance: bool
+    buyer_region: str | None
+    lines: list[OrderLineOut]
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,162 @@
+"""Register orders and read them with what is still returnable."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from returns_service.auth import Caller
+from returns_service.errors import Conflict, NotFound
+from returns_service.models import OrderLineRow, OrderRow
+from returns_service.models.base import utcnow
+from returns_service.orders import repository
+from returns_service.orders.schemas import OrderIn, OrderLineOut, OrderOut
+from returns_service.returns import repository as returns_repository
+from returns_service.rules.facts import Order, OrderLine
+from returns_service.rules.vocabulary import Role
+
+
+def order_facts(row: OrderRow) -> Order:
+    return Order(
+        order_id=row.id,
+        currency=row.currency,
+        shipping_fee=row.shipping_fee,
+        shipping_insurance=row.shipping_insurance,
+        shipped_at=row.shipped_at,
+        delivered_at=row.delivered_at,
+        lines=tuple(
+            OrderLine(
+                line_id=line.line_id,
+                sku=line.sku,
+                category=line.category,
+                unit_price=line.unit_price,
+                quantity=line.quantity,
+            )
+            for line in row.lines
+        ),
+    )
+
+
+def order_view(row: OrderRow, held: Mapping[str, int]) -> OrderOut:
+    return OrderOut(
+        order_id=row.id,
+        shop_id=row.shop_id,
+        buyer_id=row.buyer_id,
+        currency=row.currency,
+        paid_at=row.paid_at,
+        shipped_at=row.shipped_at,
+        delivered_at=row.delivered_at,
+        shipping_fee=row.shipping_fee,
+        shipping_insurance=row.shipping_insurance,
+        buyer_region=row.buyer_region,
+        lines=[
+            OrderLineOut(
+                line_id=line.line_id,
+                sku=line.sku,
+                title=line.title,
+                category=line.category,
+                unit_price=line.unit_price,
+                quantity=line.quantity,
+                attributes=line.attributes,
+                returnable=max(0, line.quantity - held.get(line.line_id, 0)),
+            )
+            for line in row.lines
+        ],
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+async def load_visible_order(
+    session: AsyncSession, caller: Caller, order_id: str, *, for_update: bool = False
+) -> OrderRow:
+    """The order if the caller may see it; otherwise 404, whether or not it exists."""
+    row = await repository.find_order(session, order_id, for_update=for_update)
+    if row is None or not caller.can_see_order(row.shop_id, row.buyer_id):
+        raise NotFound(f"no order {order_id}")
+    return row
+
+
+async def read_order(session: AsyncSession, caller: Caller, order_id: str) -> OrderOut:
+    row = await load_visible_order(session, caller, order_id)
+    held = await returns_repository.units_held(session, row.shop_id, row.id)
+    return order_view(row, held)
+
+
+def _line_snapshot(lines: list[OrderLineRow]) -> list[tuple[object, ...]]:
+    return [
+        (
+            line.line_id,
+            line.sku,
+            line.title,
+            line.category,
+            line.unit_price,
+            line.quantity,
+            line.attributes,
+        )
+        for line in lines
+    ]
+
+
+def _new_lines(order_id: str, body: OrderIn) -> list[OrderLineRow]:
+    return [
+        OrderLineRow(
+            shop_id=body.shop_id,
+            order_id=order_id,
+            line_id=line.line_id,
+            position=position,
+            sku=line.sku,
+            title=line.title,
+            category=line.category,
+            unit_price=line.unit_price,
+            quantity=line.quantity,
+            attributes=dict(line.attributes),
+        )
+        for position, line in enumerate(body.lines)
+    ]
+
+
+async def register_order(
+    session: AsyncSession, caller: Caller, order_id: str, body: OrderIn
+) -> tuple[OrderOut, bool]:
+    """Create or update the order snapshot; answer it and whether it was created."""
+    caller.require(Role.STOREFRONT, Role.PLATFORM)
+    now = utcnow()
+    row = await repository.find_order(session, order_id, for_update=True)
+    created = row is None
+    if row is None:
+        row = OrderRow(shop_id=body.shop_id, id=order_id, created_at=now, lines=[])
+        session.add(row)
+    elif row.shop_id != body.shop_id:
+        raise Conflict(f"order {order_id} belongs to another shop")
+    else:
+        has_returns = await returns_repository.order_has_returns(session, row.shop_id, row.id)
+        lines_change = _line_snapshot(row.lines) != _line_snapshot(_new_lines(order_id, body))
+        identity_changes = (row.buyer_id, row.currency) != (body.buyer_id, body.currency)
+        if has_returns and (lines_change or identity_changes):
+            raise Conflict(
+                f"order {order_id} has returns: its lines, buyer and currency can no longer change"
+            )
+    row.buyer_id = body.buyer_id
+    row.currency = body.currency
+    row.paid_at = body.paid_at
+    row.shipped_at = body.shipped_at
+    row.delivered_at = body.delivered_at
+    row.shipping_fee = body.shipping_fee
+    row.shipping_insurance = body.shipping_insurance
+    row.buyer_region = body.buyer_region
+    row.updated_at = now
+    if _line_snapshot(row.lines) != _line_snapshot(_new_lines(order_id, body)):
+        row.lines.clear()
+        await session.flush()
+        row.lines.extend(_new_lines(order_id, body))
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        raise Conflict(
+            f"order {order_id} was registered by someone else at the same time"
+        ) from error
+    held = await returns_repository.units_held(session, row.shop_id, row.id)
+    return order_view(row, held), created

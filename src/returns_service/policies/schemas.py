@@ -1,0 +1,75 @@
+"""The shop return policy as the API reads and writes it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from returns_service.durations import parse_duration
+
+
+def _valid_duration(text: str) -> str:
+    parse_duration(text)
+    return text
+
+
+Duration = Annotated[
+    str,
+    Field(
+        max_length=32,
+        pattern=r"^P",
+        description="ISO 8601 duration of weeks, days and time, e.g. PT48H or P7D",
+        examples=["PT48H"],
+    ),
+    AfterValidator(_valid_duration),
+]
+Category = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class AbuseThresholdSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    returns: int = Field(default=5, ge=1, le=10_000)
+    days: int = Field(default=30, ge=1, le=3650)
+
+
+class ReturnPolicyIn(BaseModel):
+    """A whole policy; fields left out take the platform default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window_days: int = Field(default=7, ge=0, le=3650)
+    defect_window_days: int = Field(default=15, ge=0, le=3650)
+    extra_excluded_categories: list[Category] = Field(default_factory=list, max_length=100)
+    restocking_fee_percent: int = Field(default=0, ge=0, le=100)
+    review_timeout: Duration = "PT48H"
+    ship_timeout: Duration = "P7D"
+    receive_timeout: Duration = "PT48H"
+    escalation_timeout: Duration = "P7D"
+    auto_refund_unshipped: bool = False
+    fast_refund: bool = False
+    abuse_threshold: AbuseThresholdSchema = Field(default_factory=AbuseThresholdSchema)
+    legal_excluded_categories: list[Category] | None = Field(
+        default=None,
+        description="Read-only: may be sent back as read, never shortened.",
+    )
+
+
+class ReturnPolicyOut(BaseModel):
+    shop_id: str
+    window_days: int
+    defect_window_days: int
+    extra_excluded_categories: list[str]
+    legal_excluded_categories: list[str]
+    restocking_fee_percent: int
+    review_timeout: str
+    ship_timeout: str
+    receive_timeout: str
+    escalation_timeout: str
+    auto_refund_unshipped: bool
+    fast_refund: bool
+    abuse_threshold: AbuseThresholdSchema
+    version: int
+    updated_at: datetime | None

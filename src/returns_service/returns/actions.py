@@ -1,0 +1,257 @@
+"""The actions of the state table, one function each."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from returns_service.auth import Caller
+from returns_service.errors import Conflict, Forbidden, RuleViolation, ValidationFailed
+from returns_service.models import ReturnEventRow, ReturnRow
+from returns_service.models.base import utcnow
+from returns_service.policies.service import policy_for_shop
+from returns_service.returns.lifecycle import (
+    load_visible_return,
+    move,
+    set_deadline,
+    target_of,
+)
+from returns_service.returns.refunds import refund_return
+from returns_service.returns.schemas import (
+    ApproveBody,
+    ArbitrateBody,
+    MessageBody,
+    NoteBody,
+    ReceiveBody,
+    RefundBody,
+    RejectBody,
+    ShipmentBody,
+)
+from returns_service.returns.timeline import record_event
+from returns_service.rules.deadlines import receive_deadline
+from returns_service.rules.facts import Deduction
+from returns_service.rules.money import DeductionsExceedRefundable, apply_deductions
+from returns_service.rules.transitions import arbitration_target, roles_for
+from returns_service.rules.vocabulary import Action, ReturnStatus, ReturnType, Role
+from returns_service.versions import check_version
+
+
+async def _locked_for(
+    session: AsyncSession, caller: Caller, return_id: str, action: Action, if_match: str | None
+) -> tuple[ReturnRow, ReturnStatus]:
+    """Lock the return and check, in order: visible (404), role (403), version (412), state (409)."""
+    row = await load_visible_return(session, caller, return_id, for_update=True)
+    if caller.role not in roles_for(action):
+        raise Forbidden(f"a {caller.role.value} may not {action.value} a return")
+    check_version(if_match, row.version)
+    return row, target_of(row, action, caller)
+
+
+async def approve_return(
+    session: AsyncSession, caller: Caller, return_id: str, body: ApproveBody, if_match: str | None
+) -> ReturnRow:
+    row, target = await _locked_for(session, caller, return_id, Action.APPROVE, if_match)
+    if ReturnType(row.type).goods_travel_back and body.return_address is None:
+        raise ValidationFailed(
+            "approving a return whose goods travel back needs a return_address",
+            [{"loc": ["body", "return_address"], "msg": "required", "type": "missing"}],
+        )
+    row.return_address = body.return_address.model_dump() if body.return_address else None
+    row.instructions = body.instructions
+    await move(
+        session,
+        row,
+        Action.APPROVE,
+        caller,
+        target=target,
+        data={
+            "instructions": body.instructions,
+            "return_address_kind": body.return_address.kind if body.return_address else None,
+        },
+    )
+    return row
+
+
+async def reject_return(
+    session: AsyncSession, caller: Caller, return_id: str, body: RejectBody, if_match: str | None
+) -> ReturnRow:
+    row, target = await _locked_for(session, caller, return_id, Action.REJECT, if_match)
+    row.rejection = {"reason_code": body.reason_code, "note": body.note}
+    await move(
+        session,
+        row,
+        Action.REJECT,
+        caller,
+        target=target,
+        data={"reason_code": body.reason_code, "note": body.note},
+    )
+    return row
+
+
+async def cancel_return(
+    session: AsyncSession, caller: Caller, return_id: str, body: NoteBody, if_match: str | None
+) -> ReturnRow:
+    row, target = await _locked_for(session, caller, return_id, Action.CANCEL, if_match)
+    await move(session, row, Action.CANCEL, caller, target=target, data={"note": body.note})
+    return row
+
+
+async def ship_return(
+    session: AsyncSession, caller: Caller, return_id: str, body: ShipmentBody, if_match: str | None
+) -> ReturnRow:
+    row, target = await _locked_for(session, caller, return_id, Action.SHIP, if_match)
+    row.shipment_carrier = body.carrier
+    row.shipment_tracking_number = body.tracking_number
+    row.shipped_at = utcnow()
+    row.shipment_status = "shipped"
+    await move(
+        session,
+        row,
+        Action.SHIP,
+        caller,
+        target=target,
+        data={"carrier": body.carrier, "tracking_number": body.tracking_number},
+    )
+    return row
+
+
+async def receive_return(
+    session: AsyncSession, caller: Caller, return_id: str, body: ReceiveBody, if_match: str | None
+) -> ReturnRow:
+    row, target = await _locked_for(session, caller, return_id, Action.RECEIVE, if_match)
+    found = [Deduction(kind=d.kind, amount=d.amount, note=d.note) for d in body.deductions]
+    try:
+        row.refund_amount = apply_deductions(row.refund_amount, found)
+    except DeductionsExceedRefundable as refusal:
+        raise RuleViolation(
+            "the deductions are larger than what the return refunds",
+            [{"rule": "deductions_exceed_refundable", "message": str(refusal)}],
+        ) from refusal
+    row.deductions = [
+        *row.deductions,
+        *({"kind": d.kind, "amount": d.amount, "note": d.note} for d in found),
+    ]
+    row.inspection = body.inspection.value
+    await move(
+        session,
+        row,
+        Action.RECEIVE,
+        caller,
+        target=target,
+        data={
+            "inspection": body.inspection.value,
+            "deductions": [d.model_dump() for d in body.deductions],
+            "note": body.note,
+            "refundable": row.refund_amount,
+        },
+    )
+    return row
+
+
+async def refund_return_now(
+    session: AsyncSession, caller: Caller, return_id: str, body: RefundBody, if_match: str | None
+) -> ReturnRow:
+    row, target = await _locked_for(session, caller, return_id, Action.REFUND, if_match)
+    await refund_return(session, row, caller, body.amount, target=target)
+    return row
+
+
+async def send_replacement(
+    session: AsyncSession, caller: Caller, return_id: str, body: ShipmentBody, if_match: str | None
+) -> ReturnRow:
+    row, target = await _locked_for(session, caller, return_id, Action.SEND_REPLACEMENT, if_match)
+    row.replacement_carrier = body.carrier
+    row.replacement_tracking_number = body.tracking_number
+    row.replacement_shipped_at = utcnow()
+    await move(
+        session,
+        row,
+        Action.SEND_REPLACEMENT,
+        caller,
+        target=target,
+        data={"carrier": body.carrier, "tracking_number": body.tracking_number},
+    )
+    return row
+
+
+async def escalate_return(
+    session: AsyncSession, caller: Caller, return_id: str, body: NoteBody, if_match: str | None
+) -> ReturnRow:
+    row, target = await _locked_for(session, caller, return_id, Action.ESCALATE, if_match)
+    await move(session, row, Action.ESCALATE, caller, target=target, data={"note": body.note})
+    return row
+
+
+async def arbitrate_return(
+    session: AsyncSession, caller: Caller, return_id: str, body: ArbitrateBody, if_match: str | None
+) -> ReturnRow:
+    row, _ = await _locked_for(session, caller, return_id, Action.ARBITRATE, if_match)
+    decision = {"decision": body.decision, "note": body.note}
+    if body.decision == "buyer":
+        await refund_return(
+            session,
+            row,
+            caller,
+            body.amount,
+            action=Action.ARBITRATE,
+            target=arbitration_target(decision_for_buyer=True),
+            data=decision,
+        )
+    else:
+        if body.amount is not None:
+            raise ValidationFailed(
+                "a decision for the merchant refunds nothing: leave amount out",
+                [{"loc": ["body", "amount"], "msg": "must be absent", "type": "value_error"}],
+            )
+        await move(
+            session,
+            row,
+            Action.ARBITRATE,
+            caller,
+            target=arbitration_target(decision_for_buyer=False),
+            data=decision,
+        )
+    return row
+
+
+async def extend_receive_deadline(
+    session: AsyncSession, caller: Caller, return_id: str, body: NoteBody, if_match: str | None
+) -> ReturnRow:
+    """Give the merchant one more receive_timeout, once per return."""
+    row, target = await _locked_for(session, caller, return_id, Action.EXTEND, if_match)
+    if row.receive_extensions > 0:
+        raise Conflict("the receive deadline of this return was already extended once")
+    row.receive_extensions += 1
+    if row.shipment_delivered_at is not None:
+        policy = await policy_for_shop(session, row.shop_id)
+        set_deadline(
+            row, receive_deadline(policy, row.shipment_delivered_at, row.receive_extensions)
+        )
+    await move(
+        session,
+        row,
+        Action.EXTEND,
+        caller,
+        target=target,
+        data={
+            "note": body.note,
+            "due_at": row.deadline_due_at.isoformat() if row.deadline_due_at else None,
+        },
+    )
+    return row
+
+
+async def post_message(
+    session: AsyncSession, caller: Caller, return_id: str, body: MessageBody
+) -> ReturnEventRow:
+    """A message joins the timeline; it changes neither the state nor the version."""
+    caller.require(Role.BUYER, Role.MERCHANT, Role.PLATFORM)
+    row = await load_visible_return(session, caller, return_id, for_update=True)
+    return await record_event(
+        session,
+        row,
+        "message",
+        caller,
+        from_status=None,
+        to_status=None,
+        data={"body": body.body},
+    )

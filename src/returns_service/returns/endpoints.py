@@ -1,0 +1,324 @@
+"""HTTP routes for returns: thin, each one call into a service."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Literal, TypeVar
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import AwareDatetime, BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from returns_service.auth import Caller, CurrentCaller
+from returns_service.db import Session
+from returns_service.http_problems import problem_responses
+from returns_service.models import ReturnRow
+from returns_service.returns import actions, application, reading
+from returns_service.returns.lifecycle import load_visible_return
+from returns_service.returns.repository import ReturnFilters
+from returns_service.returns.schemas import (
+    ApproveBody,
+    ArbitrateBody,
+    MessageBody,
+    NoteBody,
+    ReceiveBody,
+    RefundBody,
+    RejectBody,
+    ReturnApplication,
+    ReturnEventOut,
+    ReturnEventPage,
+    ReturnOut,
+    ReturnPage,
+    ReturnPreview,
+    ShipmentBody,
+)
+from returns_service.returns.views import event_view, return_view
+from returns_service.rules.vocabulary import Reason, ReturnStatus, ReturnType
+from returns_service.versions import IfMatch, set_etag
+
+router = APIRouter(prefix="/v1/returns", tags=["returns"])
+
+_ACTION_ERRORS = problem_responses(403, 404, 409, 412)
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def _answer(response: Response, row: ReturnRow) -> ReturnOut:
+    set_etag(response, row.version)
+    return return_view(row)
+
+
+@router.post(
+    "",
+    operation_id="applyForReturn",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(403, 404, 409),
+)
+async def apply_for_return(
+    body: ReturnApplication, caller: CurrentCaller, session: Session, response: Response
+) -> ReturnOut:
+    """Apply for a return; refused with every rule it breaks."""
+    row = await application.apply_for_return(session, caller, body)
+    response.headers["Location"] = f"/v1/returns/{row.id}"
+    return _answer(response, row)
+
+
+@router.post("/preview", operation_id="previewReturn", responses=problem_responses(403, 404))
+async def preview_return(
+    body: ReturnApplication, caller: CurrentCaller, session: Session
+) -> ReturnPreview:
+    """Tell what an application would give, without saving anything."""
+    return await application.preview_return(session, caller, body)
+
+
+@router.get("", operation_id="listReturns", responses=problem_responses(400))
+async def list_returns(
+    caller: CurrentCaller,
+    session: Session,
+    shop_id: Annotated[str | None, Query(max_length=64)] = None,
+    status: ReturnStatus | None = None,
+    type: ReturnType | None = None,
+    reason: Reason | None = None,
+    buyer_id: Annotated[str | None, Query(max_length=64)] = None,
+    buyer_flagged: bool | None = None,
+    created_from: AwareDatetime | None = None,
+    created_to: AwareDatetime | None = None,
+    awaiting: Literal["merchant", "buyer", "platform"] | None = None,
+    sort: Literal["created_at", "due_at"] = "created_at",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> ReturnPage:
+    """List returns newest first, or as a work queue (awaiting=…&sort=due_at)."""
+    filters = ReturnFilters(
+        shop_id=shop_id,
+        buyer_id=buyer_id,
+        status=status.value if status else None,
+        type=type.value if type else None,
+        reason=reason.value if reason else None,
+        buyer_flagged=buyer_flagged,
+        created_from=created_from,
+        created_to=created_to,
+        awaiting=awaiting,
+    )
+    return await reading.list_returns(
+        session, caller, filters, by_due_at=sort == "due_at", cursor=cursor, limit=limit
+    )
+
+
+@router.get("/{return_id}", operation_id="getReturn", responses=problem_responses(404))
+async def get_return(
+    return_id: str, caller: CurrentCaller, session: Session, response: Response
+) -> ReturnOut:
+    """Read one return."""
+    return _answer(response, await load_visible_return(session, caller, return_id))
+
+
+@router.get(
+    "/{return_id}/events", operation_id="listReturnEvents", responses=problem_responses(404)
+)
+async def list_return_events(
+    return_id: str,
+    caller: CurrentCaller,
+    session: Session,
+    limit: Annotated[int, Query(ge=1, le=200)] = 100,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> ReturnEventPage:
+    """Read the timeline, oldest first: state changes, messages, carrier events."""
+    return await reading.list_return_events(session, caller, return_id, cursor, limit)
+
+
+@router.post(
+    "/{return_id}/messages",
+    operation_id="postReturnMessage",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(403, 404),
+)
+async def post_return_message(
+    return_id: str, body: MessageBody, caller: CurrentCaller, session: Session
+) -> ReturnEventOut:
+    """Send a message; it joins the timeline."""
+    return event_view(await actions.post_message(session, caller, return_id, body))
+
+
+Act = Callable[[AsyncSession, Caller, str, Body, str | None], Awaitable[ReturnRow]]
+
+
+async def _act(
+    act: Act[Body],
+    session: AsyncSession,
+    caller: Caller,
+    return_id: str,
+    body: Body,
+    if_match: str | None,
+    response: Response,
+) -> ReturnOut:
+    return _answer(response, await act(session, caller, return_id, body, if_match))
+
+
+@router.post("/{return_id}/approve", operation_id="approveReturn", responses=_ACTION_ERRORS)
+async def approve_return(
+    return_id: str,
+    caller: CurrentCaller,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+    body: ApproveBody | None = None,
+) -> ReturnOut:
+    """Approve a requested return (merchant, platform)."""
+    return await _act(
+        actions.approve_return,
+        session,
+        caller,
+        return_id,
+        body or ApproveBody(),
+        if_match,
+        response,
+    )
+
+
+@router.post("/{return_id}/reject", operation_id="rejectReturn", responses=_ACTION_ERRORS)
+async def reject_return(
+    return_id: str,
+    body: RejectBody,
+    caller: CurrentCaller,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ReturnOut:
+    """Reject a requested or received return with a reason the buyer can read."""
+    return await _act(actions.reject_return, session, caller, return_id, body, if_match, response)
+
+
+@router.post("/{return_id}/cancel", operation_id="cancelReturn", responses=_ACTION_ERRORS)
+async def cancel_return(
+    return_id: str,
+    caller: CurrentCaller,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+    body: NoteBody | None = None,
+) -> ReturnOut:
+    """Withdraw a return before the goods are shipped (buyer)."""
+    return await _act(
+        actions.cancel_return, session, caller, return_id, body or NoteBody(), if_match, response
+    )
+
+
+@router.post("/{return_id}/ship", operation_id="shipReturn", responses=_ACTION_ERRORS)
+async def ship_return(
+    return_id: str,
+    body: ShipmentBody,
+    caller: CurrentCaller,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ReturnOut:
+    """Give the carrier and tracking number of the parcel going back (buyer)."""
+    return await _act(actions.ship_return, session, caller, return_id, body, if_match, response)
+
+
+@router.post("/{return_id}/receive", operation_id="receiveReturn", responses=_ACTION_ERRORS)
+async def receive_return(
+    return_id: str,
+    body: ReceiveBody,
+    caller: CurrentCaller,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ReturnOut:
+    """Confirm the goods arrived and record the inspection and any deductions."""
+    return await _act(actions.receive_return, session, caller, return_id, body, if_match, response)
+
+
+@router.post("/{return_id}/refund", operation_id="refundReturn", responses=_ACTION_ERRORS)
+async def refund_return(
+    return_id: str,
+    caller: CurrentCaller,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+    body: RefundBody | None = None,
+) -> ReturnOut:
+    """Refund along the original payment route, once; at most the refundable amount."""
+    return await _act(
+        actions.refund_return_now,
+        session,
+        caller,
+        return_id,
+        body or RefundBody(),
+        if_match,
+        response,
+    )
+
+
+@router.post(
+    "/{return_id}/send_replacement", operation_id="sendReplacement", responses=_ACTION_ERRORS
+)
+async def send_replacement(
+    return_id: str,
+    body: ShipmentBody,
+    caller: CurrentCaller,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ReturnOut:
+    """Send the replacement (exchange) or the missing items (reship)."""
+    return await _act(
+        actions.send_replacement, session, caller, return_id, body, if_match, response
+    )
+
+
+@router.post("/{return_id}/escalate", operation_id="escalateReturn", responses=_ACTION_ERRORS)
+async def escalate_return(
+    return_id: str,
+    caller: CurrentCaller,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+    body: NoteBody | None = None,
+) -> ReturnOut:
+    """Ask the platform to arbitrate a rejection (buyer)."""
+    return await _act(
+        actions.escalate_return,
+        session,
+        caller,
+        return_id,
+        body or NoteBody(),
+        if_match,
+        response,
+    )
+
+
+@router.post("/{return_id}/arbitrate", operation_id="arbitrateReturn", responses=_ACTION_ERRORS)
+async def arbitrate_return(
+    return_id: str,
+    body: ArbitrateBody,
+    caller: CurrentCaller,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ReturnOut:
+    """Decide an escalated return: for the buyer (refund) or the merchant (close)."""
+    return await _act(
+        actions.arbitrate_return, session, caller, return_id, body, if_match, response
+    )
+
+
+@router.post("/{return_id}/extend", operation_id="extendReceiveDeadline", responses=_ACTION_ERRORS)
+async def extend_receive_deadline(
+    return_id: str,
+    caller: CurrentCaller,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+    body: NoteBody | None = None,
+) -> ReturnOut:
+    """Move the receive deadline by one more receive_timeout, once (merchant)."""
+    return await _act(
+        actions.extend_receive_deadline,
+        session,
+        caller,
+        return_id,
+        body or NoteBody(),
+        if_match,
+        response,
+    )

@@ -1,0 +1,89 @@
+"""Read returns: one, a filtered page, a work queue, a timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from returns_service.auth import Caller
+from returns_service.pagination import decode_cursor, encode_cursor
+from returns_service.returns import repository
+from returns_service.returns.lifecycle import load_visible_return
+from returns_service.returns.repository import NO_DEADLINE, ReturnFilters
+from returns_service.returns.schemas import ReturnEventPage, ReturnPage
+from returns_service.returns.views import event_view, return_view
+from returns_service.rules.vocabulary import Role
+
+_NEWEST_KEYS = frozenset({"created_at", "id"})
+_URGENT_KEYS = frozenset({"due_at", "id"})
+_EVENT_KEYS = frozenset({"seq"})
+
+
+def _scoped(caller: Caller, filters: ReturnFilters) -> ReturnFilters:
+    """Buyers list only their own returns and merchants only their shop's, whatever they ask."""
+    if caller.role is Role.BUYER:
+        if filters.buyer_id not in (None, caller.id):
+            return ReturnFilters(buyer_id=caller.id, shop_id="\x00none")
+        return ReturnFilters(**{**filters.__dict__, "buyer_id": caller.id})
+    if caller.role is Role.MERCHANT:
+        if filters.shop_id not in (None, caller.shop_id):
+            return ReturnFilters(shop_id="\x00none")
+        return ReturnFilters(**{**filters.__dict__, "shop_id": caller.shop_id})
+    return filters
+
+
+def _position(
+    cursor: str | None, keys: frozenset[str], time_key: str
+) -> tuple[datetime, str] | None:
+    if cursor is None:
+        return None
+    position = decode_cursor(cursor, keys)
+    try:
+        return datetime.fromisoformat(position[time_key]), str(position["id"])
+    except (TypeError, ValueError) as error:
+        raise decode_cursor("!", keys) from error  # pragma: no cover - always raises
+
+
+async def list_returns(
+    session: AsyncSession,
+    caller: Caller,
+    filters: ReturnFilters,
+    *,
+    by_due_at: bool,
+    cursor: str | None,
+    limit: int,
+) -> ReturnPage:
+    scoped = _scoped(caller, filters)
+    if by_due_at:
+        after = _position(cursor, _URGENT_KEYS, "due_at")
+        rows = await repository.list_most_urgent_first(session, scoped, after, limit + 1)
+    else:
+        after = _position(cursor, _NEWEST_KEYS, "created_at")
+        rows = await repository.list_newest_first(session, scoped, after, limit + 1)
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = None
+    if more:
+        last = page[-1]
+        next_cursor = encode_cursor(
+            {"due_at": (last.deadline_due_at or NO_DEADLINE).isoformat(), "id": last.id}
+            if by_due_at
+            else {"created_at": last.created_at.isoformat(), "id": last.id}
+        )
+    return ReturnPage(items=[return_view(row) for row in page], next_cursor=next_cursor)
+
+
+async def list_return_events(
+    session: AsyncSession, caller: Caller, return_id: str, cursor: str | None, limit: int
+) -> ReturnEventPage:
+    row = await load_visible_return(session, caller, return_id)
+    after_seq = 0
+    if cursor is not None:
+        seq = decode_cursor(cursor, _EVENT_KEYS)["seq"]
+        after_seq = seq if isinstance(seq, int) and seq >= 0 else 0
+    events = await repository.list_events(session, row.shop_id, row.id, after_seq, limit + 1)
+    page, more = events[:limit], len(events) > limit
+    return ReturnEventPage(
+        items=[event_view(event) for event in page],
+        next_cursor=encode_cursor({"seq": page[-1].seq}) if more else None,
+    )

@@ -1,0 +1,196 @@
+"""SQL for returns, their items and their timelines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from returns_service.models import ReturnEventRow, ReturnItemRow, ReturnRow
+from returns_service.rules.vocabulary import RELEASED_STATUSES, ReturnStatus
+
+_RELEASED = [status.value for status in RELEASED_STATUSES]
+
+
+async def find_return(
+    session: AsyncSession, return_id: str, *, for_update: bool = False
+) -> ReturnRow | None:
+    """The return with its items; locked for the transaction when asked, so that of many
+    simultaneous actions on one return each sees the state the previous one left."""
+    statement = (
+        select(ReturnRow)
+        .where(ReturnRow.id == return_id)
+        .options(selectinload(ReturnRow.items))
+        .limit(1)
+    )
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def units_held(session: AsyncSession, shop_id: str, order_id: str) -> dict[str, int]:
+    """Units of each line held by the order's returns that have not given them back."""
+    statement = (
+        select(ReturnItemRow.line_id, func.sum(ReturnItemRow.quantity))
+        .join(
+            ReturnRow,
+            and_(
+                ReturnRow.shop_id == ReturnItemRow.shop_id, ReturnRow.id == ReturnItemRow.return_id
+            ),
+        )
+        .where(
+            ReturnRow.shop_id == shop_id,
+            ReturnRow.order_id == order_id,
+            ReturnRow.status.not_in(_RELEASED),
+        )
+        .group_by(ReturnItemRow.line_id)
+    )
+    rows = (await session.execute(statement)).all()
+    return {line_id: int(total) for line_id, total in rows}
+
+
+async def order_has_returns(session: AsyncSession, shop_id: str, order_id: str) -> bool:
+    statement = (
+        select(ReturnRow.id)
+        .where(ReturnRow.shop_id == shop_id, ReturnRow.order_id == order_id)
+        .limit(1)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def refunded_on_order(session: AsyncSession, shop_id: str, order_id: str) -> int:
+    """Money already refunded over every return of the order."""
+    statement = select(func.coalesce(func.sum(ReturnRow.refunded_amount), 0)).where(
+        ReturnRow.shop_id == shop_id, ReturnRow.order_id == order_id
+    )
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def count_buyer_returns_since(
+    session: AsyncSession, shop_id: str, buyer_id: str, since: datetime
+) -> int:
+    statement = select(func.count()).where(
+        ReturnRow.shop_id == shop_id,
+        ReturnRow.buyer_id == buyer_id,
+        ReturnRow.created_at >= since,
+    )
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def count_buyer_refunds_since(
+    session: AsyncSession, shop_id: str, buyer_id: str, since: datetime
+) -> int:
+    statement = select(func.count()).where(
+        ReturnRow.shop_id == shop_id,
+        ReturnRow.buyer_id == buyer_id,
+        ReturnRow.refunded_at >= since,
+    )
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def next_event_seq(session: AsyncSession, shop_id: str, return_id: str) -> int:
+    statement = select(func.coalesce(func.max(ReturnEventRow.seq), 0)).where(
+        ReturnEventRow.shop_id == shop_id, ReturnEventRow.return_id == return_id
+    )
+    return int((await session.execute(statement)).scalar_one()) + 1
+
+
+async def list_events(
+    session: AsyncSession, shop_id: str, return_id: str, after_seq: int, limit: int
+) -> Sequence[ReturnEventRow]:
+    statement = (
+        select(ReturnEventRow)
+        .where(
+            ReturnEventRow.shop_id == shop_id,
+            ReturnEventRow.return_id == return_id,
+            ReturnEventRow.seq > after_seq,
+        )
+        .order_by(ReturnEventRow.seq)
+        .limit(limit)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+@dataclass(frozen=True)
+class ReturnFilters:
+    shop_id: str | None = None
+    buyer_id: str | None = None
+    status: str | None = None
+    type: str | None = None
+    reason: str | None = None
+    buyer_flagged: bool | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    awaiting: str | None = None
+
+
+def _filtered(filters: ReturnFilters) -> Select[tuple[ReturnRow]]:
+    statement = select(ReturnRow).options(selectinload(ReturnRow.items))
+    conditions = []
+    if filters.shop_id is not None:
+        conditions.append(ReturnRow.shop_id == filters.shop_id)
+    if filters.buyer_id is not None:
+        conditions.append(ReturnRow.buyer_id == filters.buyer_id)
+    if filters.status is not None:
+        conditions.append(ReturnRow.status == filters.status)
+    if filters.type is not None:
+        conditions.append(ReturnRow.type == filters.type)
+    if filters.reason is not None:
+        conditions.append(ReturnRow.reason == filters.reason)
+    if filters.buyer_flagged is not None:
+        conditions.append(ReturnRow.buyer_flagged == filters.buyer_flagged)
+    if filters.created_from is not None:
+        conditions.append(ReturnRow.created_at >= filters.created_from)
+    if filters.created_to is not None:
+        conditions.append(ReturnRow.created_at < filters.created_to)
+    if filters.awaiting is not None:
+        awaiting = ReturnRow.deadline_actor == filters.awaiting
+        if filters.awaiting == "platform":
+            # Arbitration waits on the platform with no timer to act for it.
+            awaiting = or_(awaiting, ReturnRow.status == ReturnStatus.ARBITRATION.value)
+        conditions.append(awaiting)
+    return statement.where(*conditions)
+
+
+async def list_newest_first(
+    session: AsyncSession,
+    filters: ReturnFilters,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> Sequence[ReturnRow]:
+    statement = _filtered(filters)
+    if after is not None:
+        created_at, return_id = after
+        statement = statement.where(
+            or_(
+                ReturnRow.created_at < created_at,
+                and_(ReturnRow.created_at == created_at, ReturnRow.id < return_id),
+            )
+        )
+    statement = statement.order_by(ReturnRow.created_at.desc(), ReturnRow.id.desc()).limit(limit)
+    return (await session.execute(statement)).scalars().all()
+
+
+# Returns with no deadline sort after every dated one; this stands in for "never".
+NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+async def list_most_urgent_first(
+    session: AsyncSession,
+    filters: ReturnFilters,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> Sequence[ReturnRow]:
+    due = func.coalesce(ReturnRow.deadline_due_at, NO_DEADLINE)
+    statement = _filtered(filters)
+    if after is not None:
+        due_at, return_id = after
+        statement = statement.where(
+            or_(due > due_at, and_(due == due_at, ReturnRow.id > return_id))
+        )
+    statement = statement.order_by(due, ReturnRow.id).limit(limit)
+    return (await session.execute(statement)).scalars().all()

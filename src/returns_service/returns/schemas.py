@@ -1,0 +1,207 @@
+"""Returns, their actions and their timelines as the API speaks them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+
+from returns_service.orders.schemas import Identifier, Money
+from returns_service.rules.vocabulary import (
+    Condition,
+    Fault,
+    Inspection,
+    Reason,
+    ReturnStatus,
+    ReturnType,
+    ShippingPayer,
+)
+
+Note = Annotated[str, Field(max_length=2000)]
+Carrier = Annotated[str, Field(min_length=1, max_length=64)]
+TrackingNumber = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9\-]+$")]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReturnItemIn(_Body):
+    line_id: Identifier
+    quantity: int = Field(ge=1, le=100_000)
+    condition: Condition
+
+
+class ReturnApplication(_Body):
+    order_id: Identifier
+    type: ReturnType
+    reason: Reason
+    items: list[ReturnItemIn] = Field(min_length=1, max_length=100)
+    description: Note | None = None
+    evidence: list[Annotated[AnyHttpUrl, Field(max_length=2000)]] = Field(
+        default_factory=list, max_length=20
+    )
+
+
+class ViolationOut(BaseModel):
+    rule: str
+    message: str
+
+
+class ReturnPreview(BaseModel):
+    eligible: bool
+    violations: list[ViolationOut]
+    refund_amount: int
+    currency: str
+    fault: Fault
+    return_shipping_paid_by: ShippingPayer
+
+
+class ReturnAddress(_Body):
+    kind: Literal["shop", "warehouse", "supplier"] = "shop"
+    name: str = Field(min_length=1, max_length=200)
+    phone: str = Field(min_length=1, max_length=32)
+    address: str = Field(min_length=1, max_length=500)
+    postal_code: str | None = Field(default=None, max_length=16)
+
+
+class ApproveBody(_Body):
+    return_address: ReturnAddress | None = None
+    instructions: Note | None = None
+
+
+class RejectBody(_Body):
+    reason_code: str = Field(min_length=1, max_length=64, examples=["item_stained"])
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class NoteBody(_Body):
+    note: Note | None = None
+
+
+class ShipmentBody(_Body):
+    carrier: Carrier
+    tracking_number: TrackingNumber
+
+
+class DeductionIn(_Body):
+    kind: str = Field(min_length=1, max_length=64, examples=["damage"])
+    amount: Money
+    note: Note = ""
+
+
+class ReceiveBody(_Body):
+    inspection: Inspection
+    deductions: list[DeductionIn] = Field(default_factory=list, max_length=20)
+    note: Note | None = None
+
+
+class RefundBody(_Body):
+    amount: int | None = Field(default=None, ge=1, le=10**12)
+
+
+class ArbitrateBody(_Body):
+    decision: Literal["buyer", "merchant"]
+    amount: int | None = Field(default=None, ge=1, le=10**12)
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class MessageBody(_Body):
+    body: str = Field(min_length=1, max_length=4000)
+
+
+class ReturnItemOut(BaseModel):
+    line_id: str
+    quantity: int
+    condition: Condition
+    unit_price: int
+
+
+class DeductionOut(BaseModel):
+    kind: str
+    amount: int
+    note: str
+
+
+class ShipmentOut(BaseModel):
+    carrier: str
+    tracking_number: str
+    shipped_at: datetime | None
+    status: str | None = None
+    delivered_at: datetime | None = None
+
+
+class RefundOut(BaseModel):
+    amount: int
+    currency: str
+    method: Literal["original_payment"] = "original_payment"
+    reference: str
+    refunded_at: datetime
+
+
+class DeadlineOut(BaseModel):
+    action: str
+    actor: str
+    due_at: datetime
+
+
+class RejectionOut(BaseModel):
+    reason_code: str
+    note: str
+
+
+class ReturnOut(BaseModel):
+    id: str
+    order_id: str
+    shop_id: str
+    buyer_id: str
+    type: ReturnType
+    reason: Reason
+    fault: Fault
+    status: ReturnStatus
+    version: int
+    items: list[ReturnItemOut]
+    refund_amount: int = Field(description="What the return refunds (or may still refund)")
+    currency: str
+    deductions: list[DeductionOut]
+    return_shipping_paid_by: ShippingPayer
+    buyer_flagged: bool
+    description: str | None
+    evidence: list[str]
+    return_address: ReturnAddress | None
+    instructions: str | None
+    inspection: Inspection | None
+    rejection: RejectionOut | None
+    shipment: ShipmentOut | None
+    replacement_shipment: ShipmentOut | None
+    refund: RefundOut | None
+    deadline: DeadlineOut | None
+    receive_extended: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ReturnPage(BaseModel):
+    items: list[ReturnOut]
+    next_cursor: str | None
+
+
+class ActorOut(BaseModel):
+    role: str
+    id: str
+
+
+class ReturnEventOut(BaseModel):
+    seq: int
+    type: str
+    from_status: ReturnStatus | None
+    to_status: ReturnStatus | None
+    actor: ActorOut
+    data: dict[str, Any]
+    at: datetime
+
+
+class ReturnEventPage(BaseModel):
+    items: list[ReturnEventOut]
+    next_cursor: str | None

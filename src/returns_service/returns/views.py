@@ -1,0 +1,116 @@
+"""Rows to the shapes the API answers."""
+
+from __future__ import annotations
+
+from returns_service.models import ReturnEventRow, ReturnRow
+from returns_service.returns.schemas import (
+    ActorOut,
+    DeadlineOut,
+    DeductionOut,
+    RefundOut,
+    RejectionOut,
+    ReturnAddress,
+    ReturnEventOut,
+    ReturnItemOut,
+    ReturnOut,
+    ShipmentOut,
+)
+from returns_service.rules.vocabulary import (
+    Condition,
+    Fault,
+    Inspection,
+    Reason,
+    ReturnStatus,
+    ReturnType,
+    ShippingPayer,
+)
+
+
+def return_view(row: ReturnRow) -> ReturnOut:
+    return ReturnOut(
+        id=row.id,
+        order_id=row.order_id,
+        shop_id=row.shop_id,
+        buyer_id=row.buyer_id,
+        type=ReturnType(row.type),
+        reason=Reason(row.reason),
+        fault=Fault(row.fault),
+        status=ReturnStatus(row.status),
+        version=row.version,
+        items=[
+            ReturnItemOut(
+                line_id=item.line_id,
+                quantity=item.quantity,
+                condition=Condition(item.condition),
+                unit_price=item.unit_price,
+            )
+            for item in row.items
+        ],
+        refund_amount=row.refund_amount,
+        currency=row.currency,
+        deductions=[DeductionOut(**deduction) for deduction in row.deductions],
+        return_shipping_paid_by=ShippingPayer(row.return_shipping_paid_by),
+        buyer_flagged=row.buyer_flagged,
+        description=row.description,
+        evidence=list(row.evidence),
+        return_address=(
+            ReturnAddress(**row.return_address) if row.return_address is not None else None
+        ),
+        instructions=row.instructions,
+        inspection=Inspection(row.inspection) if row.inspection else None,
+        rejection=RejectionOut(**row.rejection) if row.rejection is not None else None,
+        shipment=(
+            ShipmentOut(
+                carrier=row.shipment_carrier or "",
+                tracking_number=row.shipment_tracking_number,
+                shipped_at=row.shipped_at,
+                status=row.shipment_status,
+                delivered_at=row.shipment_delivered_at,
+            )
+            if row.shipment_tracking_number
+            else None
+        ),
+        replacement_shipment=(
+            ShipmentOut(
+                carrier=row.replacement_carrier or "",
+                tracking_number=row.replacement_tracking_number,
+                shipped_at=row.replacement_shipped_at,
+            )
+            if row.replacement_tracking_number
+            else None
+        ),
+        refund=(
+            RefundOut(
+                amount=row.refunded_amount,
+                currency=row.currency,
+                reference=row.refund_reference or "",
+                refunded_at=row.refunded_at,
+            )
+            if row.refunded_amount is not None and row.refunded_at is not None
+            else None
+        ),
+        deadline=(
+            DeadlineOut(
+                action=row.deadline_action,
+                actor=row.deadline_actor or "",
+                due_at=row.deadline_due_at,
+            )
+            if row.deadline_action and row.deadline_due_at
+            else None
+        ),
+        receive_extended=row.receive_extensions > 0,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def event_view(row: ReturnEventRow) -> ReturnEventOut:
+    return ReturnEventOut(
+        seq=row.seq,
+        type=row.type,
+        from_status=ReturnStatus(row.from_status) if row.from_status else None,
+        to_status=ReturnStatus(row.to_status) if row.to_status else None,
+        actor=ActorOut(role=row.actor_role, id=row.actor_id),
+        data=row.data,
+        at=row.at,
+    )

@@ -1,0 +1,126 @@
+"""The state machine: every action of the API as one row of one table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from returns_service.rules.vocabulary import Action, ReturnStatus, ReturnType, Role
+
+_ALL_TYPES = frozenset(ReturnType)
+_REVIEWERS = frozenset({Role.MERCHANT, Role.PLATFORM})
+_REVIEWERS_OR_TIMER = _REVIEWERS | {Role.SYSTEM}
+_SYSTEM = frozenset({Role.SYSTEM})
+_GOODS_BACK = frozenset({ReturnType.RETURN_REFUND, ReturnType.EXCHANGE})
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: Action
+    source: ReturnStatus
+    target: ReturnStatus
+    roles: frozenset[Role]
+    types: frozenset[ReturnType] = _ALL_TYPES
+
+
+S = ReturnStatus
+T = ReturnType
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition(Action.APPROVE, S.REQUESTED, S.APPROVED, _REVIEWERS_OR_TIMER),
+    Transition(Action.REJECT, S.REQUESTED, S.REJECTED, _REVIEWERS),
+    Transition(Action.REJECT, S.RECEIVED, S.REJECTED, _REVIEWERS),
+    Transition(Action.CANCEL, S.REQUESTED, S.CANCELLED, frozenset({Role.BUYER})),
+    Transition(Action.CANCEL, S.APPROVED, S.CANCELLED, frozenset({Role.BUYER})),
+    Transition(Action.SHIP, S.APPROVED, S.SHIPPED, frozenset({Role.BUYER}), _GOODS_BACK),
+    Transition(Action.RECEIVE, S.SHIPPED, S.RECEIVED, _REVIEWERS, _GOODS_BACK),
+    Transition(
+        Action.REFUND, S.APPROVED, S.REFUNDED, _REVIEWERS_OR_TIMER, frozenset({T.REFUND_ONLY})
+    ),
+    # Fast refund on shipping, and the receive timeout after the carrier reported delivery.
+    Transition(Action.REFUND, S.SHIPPED, S.REFUNDED, _SYSTEM, _GOODS_BACK),
+    # An exchange whose replacement is out of stock is settled with money instead.
+    Transition(Action.REFUND, S.RECEIVED, S.REFUNDED, _REVIEWERS_OR_TIMER, _GOODS_BACK),
+    Transition(Action.SEND_REPLACEMENT, S.APPROVED, S.COMPLETED, _REVIEWERS, frozenset({T.RESHIP})),
+    Transition(
+        Action.SEND_REPLACEMENT, S.RECEIVED, S.COMPLETED, _REVIEWERS, frozenset({T.EXCHANGE})
+    ),
+    Transition(Action.ESCALATE, S.REJECTED, S.ARBITRATION, frozenset({Role.BUYER})),
+    # Arbitration ends in refunded or closed; the decision picks which (see arbitration_target).
+    Transition(Action.ARBITRATE, S.ARBITRATION, S.REFUNDED, frozenset({Role.PLATFORM})),
+    Transition(Action.EXTEND, S.SHIPPED, S.SHIPPED, frozenset({Role.MERCHANT}), _GOODS_BACK),
+    # The buyer never shipped, or never escalated a rejection.
+    Transition(Action.CLOSE, S.APPROVED, S.CLOSED, _SYSTEM),
+    Transition(Action.CLOSE, S.REJECTED, S.CLOSED, _SYSTEM),
+)
+
+
+class TransitionRefused(Exception):
+    """The action is not allowed from this state for this type of return."""
+
+    def __init__(self, status: ReturnStatus, action: Action, allowed: tuple[Action, ...]) -> None:
+        self.status = status
+        self.action = action
+        self.allowed = allowed
+        super().__init__(
+            f"cannot {action.value} a return that is {status.value}; "
+            f"allowed: {', '.join(a.value for a in allowed) or 'none'}"
+        )
+
+
+class RoleRefused(Exception):
+    """The caller's role may never take this action."""
+
+    def __init__(self, role: Role, action: Action) -> None:
+        self.role = role
+        self.action = action
+        super().__init__(f"a {role.value} may not {action.value} a return")
+
+
+def roles_for(action: Action) -> frozenset[Role]:
+    """Every role that may take the action from some state."""
+    roles: frozenset[Role] = frozenset()
+    for row in TRANSITIONS:
+        if row.action is action:
+            roles |= row.roles
+    return roles
+
+
+def allowed_actions(
+    status: ReturnStatus, return_type: ReturnType, role: Role | None = None
+) -> tuple[Action, ...]:
+    """The actions a return of this type may take next (by this role, if given), in table order."""
+    seen: list[Action] = []
+    for row in TRANSITIONS:
+        if (
+            row.source is status
+            and return_type in row.types
+            and (role is None or role in row.roles)
+            and row.action not in seen
+        ):
+            seen.append(row.action)
+    return tuple(seen)
+
+
+def next_status(
+    status: ReturnStatus, action: Action, return_type: ReturnType, role: Role
+) -> ReturnStatus:
+    """The state the action leads to, or a refusal that says why.
+
+    A role that never takes the action is refused as such (403); a role that may, but not from
+    this state, is told what is allowed now (409). Ownership is checked before the rules.
+    """
+    if role not in roles_for(action):
+        raise RoleRefused(role, action)
+    for row in TRANSITIONS:
+        if (
+            row.action is action
+            and row.source is status
+            and return_type in row.types
+            and role in row.roles
+        ):
+            return row.target
+    raise TransitionRefused(status, action, allowed_actions(status, return_type, role))
+
+
+def arbitration_target(decision_for_buyer: bool) -> ReturnStatus:
+    """Arbitration for the buyer refunds; for the merchant it closes the return."""
+    return ReturnStatus.REFUNDED if decision_for_buyer else ReturnStatus.CLOSED

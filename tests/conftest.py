@@ -1,0 +1,110 @@
+"""Real databases for every test: built by the real migrations, clean for each test.
+
+Every API test runs twice: on SQLite (the embedded default) and on PostgreSQL. PostgreSQL
+tests skip with a clear message when no server answers, unless REQUIRE_POSTGRES=1 (set by
+.ci/run), where they fail instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from returns_service.migrations import upgrade_to_head
+from returns_service.models import Base
+
+ADMIN_URL = os.environ.get(
+    "RETURNS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(_asyncpg_dsn(ADMIN_URL), timeout=5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def _postgres_answers() -> str | None:
+    try:
+        asyncio.run(_admin("SELECT 1"))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+class Database:
+    """A migrated database of one backend, emptied before each test."""
+
+    def __init__(self, backend: str, url: str, template: Path | None = None) -> None:
+        self.backend = backend
+        self.url = url
+        self.template = template
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.backend == "postgresql"
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def migrated_database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Database]:
+    backend: str = request.param
+    if backend == "sqlite":
+        template = tmp_path_factory.mktemp("sqlite") / "template.db"
+        url = f"sqlite+aiosqlite:///{template}"
+        upgrade_to_head(url)
+        yield Database(backend, url, template)
+        return
+    failure = _postgres_answers()
+    if failure is not None:
+        message = f"PostgreSQL is not reachable at {ADMIN_URL} ({failure})"
+        if REQUIRE_POSTGRES:
+            pytest.fail(message + " and REQUIRE_POSTGRES=1", pytrace=False)
+        pytest.skip(message + "; set REQUIRE_POSTGRES=1 to make this a failure")
+    name = f"returns_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade_to_head(url)
+        yield Database(backend, url)
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _truncate_all(url: str) -> None:
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    connection = await asyncpg.connect(_asyncpg_dsn(url), timeout=5)
+    try:
+        await connection.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def database(migrated_database: Database, tmp_path: Path) -> AsyncIterator[Database]:
+    """A clean database for this test, with the schema the migrations built."""
+    if migrated_database.is_postgres:
+        await _truncate_all(migrated_database.url)
+        yield migrated_database
+        return
+    assert migrated_database.template is not None
+    copy = tmp_path / "returns.db"
+    shutil.copyfile(migrated_database.template, copy)
+    yield Database("sqlite", f"sqlite+aiosqlite:///{copy}", copy)
