@@ -38,7 +38,7 @@ from returns_service.versions import check_version
 async def _locked_for(
     session: AsyncSession, caller: Caller, return_id: str, action: Action, if_match: str | None
 ) -> tuple[ReturnRow, ReturnStatus]:
-    """Lock the return and check, in order: visible (404), role (403), version (412), state (409)."""
+    """Lock the return, then check: visible (404), role (403), version (412), state (409)."""
     row = await load_visible_return(session, caller, return_id, for_update=True)
     if caller.role not in roles_for(action):
         raise Forbidden(f"a {caller.role.value} may not {action.value} a return")
