@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.routing import APIRoute
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -69,20 +70,41 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request: commit when the handler returns, roll back when it raises.
+class TransactionalRoute(APIRoute):
+    """A route whose request runs in one session: committed after the response is built and
+    before it is sent, rolled back on any error or any 4xx/5xx answer.
 
-    Declared with scope="function" below, so the commit happens before the response is sent:
-    a client never sees 2xx for a change that was not committed.
+    Committing here, rather than in a dependency, means the response body exists when the
+    transaction ends, so whatever must ride the same commit as the change (the stored answer
+    to an Idempotency-Key, say) can be written with it; and a client never sees 2xx for a
+    change that was not committed.
     """
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        answer = super().get_route_handler()
+
+        async def run_in_transaction(request: Request) -> Response:
+            sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+            async with sessionmaker() as session:
+                request.state.session = session
+                try:
+                    response = await answer(request)
+                except BaseException:
+                    await session.rollback()
+                    raise
+                if response.status_code >= 400:
+                    await session.rollback()
+                else:
+                    await session.commit()
+                return response
+
+        return run_in_transaction
 
 
-Session = Annotated[AsyncSession, Depends(request_session, scope="function")]
+def request_session(request: Request) -> AsyncSession:
+    """The session of this request, opened by TransactionalRoute."""
+    session: AsyncSession = request.state.session
+    return session
+
+
+Session = Annotated[AsyncSession, Depends(request_session)]

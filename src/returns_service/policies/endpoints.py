@@ -7,14 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from returns_service.auth import CurrentCaller
-from returns_service.db import Session
+from returns_service.db import Session, TransactionalRoute
 from returns_service.http_problems import problem_responses
 from returns_service.policies import service
 from returns_service.policies.schemas import ReturnPolicyIn, ReturnPolicyOut
 from returns_service.rules.vocabulary import Role
 from returns_service.versions import IfMatch, expected_version, set_etag
 
-router = APIRouter(prefix="/v1/shops", tags=["policies"])
+router = APIRouter(prefix="/v1/shops", tags=["policies"], route_class=TransactionalRoute)
 
 ShopId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
 

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from returns_service.auth import Caller, CurrentCaller
-from returns_service.db import Session
+from returns_service.db import Session, TransactionalRoute
 from returns_service.http_problems import problem_responses
 from returns_service.models import ReturnRow
 from returns_service.returns import actions, application, reading
@@ -36,7 +36,7 @@ from returns_service.returns.views import event_view, return_view
 from returns_service.rules.vocabulary import Reason, ReturnStatus, ReturnType
 from returns_service.versions import IfMatch, set_etag
 
-router = APIRouter(prefix="/v1/returns", tags=["returns"])
+router = APIRouter(prefix="/v1/returns", tags=["returns"], route_class=TransactionalRoute)
 
 _ACTION_ERRORS = problem_responses(403, 404, 409, 412)
 Body = TypeVar("Body", bound=BaseModel)
