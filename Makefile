@@ -25,8 +25,10 @@ run: migrate
 sweep: migrate
 	$(BIN)/returns-service sweep
 
+PYTEST_ARGS ?=
+
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests migrations
