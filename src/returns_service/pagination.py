@@ -20,13 +20,13 @@ def decode_cursor(cursor: str, keys: frozenset[str]) -> dict[str, Any]:
         padded = cursor + "=" * (-len(cursor) % 4)
         position = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeError) as error:
-        raise _bad_cursor() from error
+        raise bad_cursor() from error
     if not isinstance(position, dict) or set(position) != keys:
-        raise _bad_cursor()
+        raise bad_cursor()
     return position
 
 
-def _bad_cursor() -> ValidationFailed:
+def bad_cursor() -> ValidationFailed:
     return ValidationFailed(
         "the cursor is not one this service issued",
         [{"loc": ["query", "cursor"], "msg": "invalid cursor", "type": "value_error"}],

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from returns_service.auth import Caller
-from returns_service.pagination import decode_cursor, encode_cursor
+from returns_service.pagination import bad_cursor, decode_cursor, encode_cursor
 from returns_service.returns import repository
 from returns_service.returns.lifecycle import load_visible_return
 from returns_service.returns.repository import NO_DEADLINE, ReturnFilters
@@ -40,9 +40,12 @@ def _position(
         return None
     position = decode_cursor(cursor, keys)
     try:
-        return datetime.fromisoformat(position[time_key]), str(position["id"])
+        at = datetime.fromisoformat(position[time_key])
     except (TypeError, ValueError) as error:
-        raise decode_cursor("!", keys) from error  # pragma: no cover - always raises
+        raise bad_cursor() from error
+    if at.tzinfo is None:
+        raise bad_cursor()
+    return at, str(position["id"])
 
 
 async def list_returns(

@@ -64,10 +64,10 @@ async def order_has_returns(session: AsyncSession, shop_id: str, order_id: str) 
 
 async def refunded_on_order(session: AsyncSession, shop_id: str, order_id: str) -> int:
     """Money already refunded over every return of the order."""
-    statement = select(func.coalesce(func.sum(ReturnRow.refunded_amount), 0)).where(
+    statement = select(func.sum(ReturnRow.refunded_amount)).where(
         ReturnRow.shop_id == shop_id, ReturnRow.order_id == order_id
     )
-    return int((await session.execute(statement)).scalar_one())
+    return int((await session.execute(statement)).scalar_one() or 0)
 
 
 async def count_buyer_returns_since(
@@ -128,7 +128,7 @@ class ReturnFilters:
     awaiting: str | None = None
 
 
-def _filtered(filters: ReturnFilters) -> Select[tuple[ReturnRow]]:
+def _filtered(filters: ReturnFilters) -> Select[ReturnRow]:
     statement = select(ReturnRow).options(selectinload(ReturnRow.items))
     conditions = []
     if filters.shop_id is not None:
