@@ -20,7 +20,10 @@ from returns_service.models.base import Base, JSONType, UtcDateTime
 
 class OrderRow(Base):
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_id", "id"),)
+    __table_args__ = (
+        Index("ix_orders_id", "id"),
+        Index("ix_orders_tracking_number", "tracking_number"),
+    )
 
     shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -32,6 +35,9 @@ class OrderRow(Base):
     shipping_fee: Mapped[int] = mapped_column(BigInteger)
     shipping_insurance: Mapped[bool] = mapped_column(Boolean)
     buyer_region: Mapped[str | None] = mapped_column(String(32))
+    # The outbound parcel, so a carrier's "refused" can settle a refund-only return.
+    carrier: Mapped[str | None] = mapped_column(String(64))
+    tracking_number: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from returns_service.timestamps import Timestamp
 
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
-Money = Annotated[int, Field(ge=0, le=10**12, description="Minor units (fen, cents)")]
+# strict: JSON true/false or 1.0 are not amounts (pydantic alone would take them as 1 and 0).
+Money = Annotated[int, Field(strict=True, ge=0, le=10**12, description="Minor units (fen, cents)")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217", examples=["CNY"])]
 
 
@@ -20,7 +23,7 @@ class OrderLineIn(BaseModel):
     title: str = Field(min_length=1, max_length=500)
     category: str = Field(min_length=1, max_length=64)
     unit_price: Money
-    quantity: int = Field(ge=1, le=100_000)
+    quantity: int = Field(strict=True, ge=1, le=100_000)
     attributes: dict[
         Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=256)]
     ] = Field(default_factory=dict, max_length=50)
@@ -32,12 +35,23 @@ class OrderIn(BaseModel):
     shop_id: Identifier
     buyer_id: Identifier
     currency: Currency
-    paid_at: AwareDatetime | None = None
-    shipped_at: AwareDatetime | None = None
-    delivered_at: AwareDatetime | None = None
+    paid_at: Timestamp | None = None
+    shipped_at: Timestamp | None = None
+    delivered_at: Timestamp | None = None
     shipping_fee: Money = 0
-    shipping_insurance: bool = False
+    shipping_insurance: bool = Field(default=False, strict=True)
     buyer_region: str | None = Field(default=None, max_length=32)
+    carrier: str | None = Field(
+        default=None, min_length=1, max_length=64, description="Carrier of the outbound parcel"
+    )
+    tracking_number: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9\-]+$",
+        description="Tracking number of the outbound parcel; carrier events on it reach the "
+        "order's refund-only returns",
+    )
     lines: list[OrderLineIn] = Field(min_length=1, max_length=500)
 
     @model_validator(mode="after")
@@ -70,6 +84,8 @@ class OrderOut(BaseModel):
     shipping_fee: int
     shipping_insurance: bool
     buyer_region: str | None
+    carrier: str | None
+    tracking_number: str | None
     lines: list[OrderLineOut]
     created_at: datetime
     updated_at: datetime

@@ -51,6 +51,8 @@ def order_view(row: OrderRow, held: Mapping[str, int]) -> OrderOut:
         shipping_fee=row.shipping_fee,
         shipping_insurance=row.shipping_insurance,
         buyer_region=row.buyer_region,
+        carrier=row.carrier,
+        tracking_number=row.tracking_number,
         lines=[
             OrderLineOut(
                 line_id=line.line_id,
@@ -147,6 +149,8 @@ async def register_order(
     row.shipping_fee = body.shipping_fee
     row.shipping_insurance = body.shipping_insurance
     row.buyer_region = body.buyer_region
+    row.carrier = body.carrier
+    row.tracking_number = body.tracking_number
     row.updated_at = now
     if _line_snapshot(row.lines) != _line_snapshot(_new_lines(order_id, body)):
         row.lines.clear()

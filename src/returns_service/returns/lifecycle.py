@@ -14,7 +14,7 @@ from returns_service.models.base import utcnow
 from returns_service.policies.service import policy_for_shop
 from returns_service.returns import repository
 from returns_service.returns.timeline import record_event
-from returns_service.rules.deadlines import deadline_on_entering
+from returns_service.rules.deadlines import deadline_on_entering, receive_deadline
 from returns_service.rules.facts import Deadline
 from returns_service.rules.transitions import RoleRefused, TransitionRefused, next_status
 from returns_service.rules.vocabulary import Action, ReturnStatus, ReturnType, Role
@@ -52,6 +52,15 @@ def set_deadline(row: ReturnRow, deadline: Deadline | None) -> None:
     row.deadline_action = deadline.action if deadline else None
     row.deadline_actor = deadline.actor.value if deadline else None
     row.deadline_due_at = deadline.due_at if deadline else None
+
+
+async def start_receive_deadline(
+    session: AsyncSession, row: ReturnRow, delivered_at: datetime
+) -> None:
+    """Start the merchant's clock to receive goods the carrier delivered at `delivered_at`,
+    counting any extension the merchant already took."""
+    policy = await policy_for_shop(session, row.shop_id)
+    set_deadline(row, receive_deadline(policy, delivered_at, row.receive_extensions))
 
 
 async def move(

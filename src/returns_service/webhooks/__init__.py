@@ -1,0 +1,1 @@
+"""Inbound webhooks: signed carrier tracking events."""
