@@ -9,6 +9,7 @@ from returns_service.errors import Conflict, Forbidden, RuleViolation, Validatio
 from returns_service.models import ReturnEventRow, ReturnRow
 from returns_service.models.base import utcnow
 from returns_service.policies.service import policy_for_shop
+from returns_service.returns import automations
 from returns_service.returns.lifecycle import (
     load_visible_return,
     move,
@@ -111,6 +112,7 @@ async def ship_return(
         target=target,
         data={"carrier": body.carrier, "tracking_number": body.tracking_number},
     )
+    await automations.after_shipping(session, row)
     return row
 
 

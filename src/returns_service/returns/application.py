@@ -14,7 +14,7 @@ from returns_service.models import OrderRow, ReturnItemRow, ReturnRow
 from returns_service.models.base import utcnow
 from returns_service.orders.service import load_visible_order, order_facts
 from returns_service.policies.service import policy_for_shop
-from returns_service.returns import repository
+from returns_service.returns import automations, repository
 from returns_service.returns.lifecycle import set_deadline
 from returns_service.returns.schemas import ReturnApplication, ReturnPreview, ViolationOut
 from returns_service.returns.timeline import record_event
@@ -151,4 +151,5 @@ async def apply_for_return(
             "buyer_flagged": row.buyer_flagged,
         },
     )
+    await automations.after_application(session, row, order, policy)
     return row

@@ -6,19 +6,21 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from returns_service.auth import Caller, CurrentCaller
 from returns_service.db import Session, TransactionalRoute
 from returns_service.http_problems import problem_responses
 from returns_service.models import ReturnRow
-from returns_service.returns import actions, application, reading
+from returns_service.returns import actions, application, batch, reading
 from returns_service.returns.lifecycle import load_visible_return
 from returns_service.returns.repository import ReturnFilters
 from returns_service.returns.schemas import (
     ApproveBody,
     ArbitrateBody,
+    BatchRequest,
+    BatchResult,
     MessageBody,
     NoteBody,
     ReceiveBody,
@@ -34,6 +36,7 @@ from returns_service.returns.schemas import (
 )
 from returns_service.returns.views import event_view, return_view
 from returns_service.rules.vocabulary import Reason, ReturnStatus, ReturnType
+from returns_service.timestamps import Timestamp
 from returns_service.versions import IfMatch, set_etag
 
 router = APIRouter(prefix="/v1/returns", tags=["returns"], route_class=TransactionalRoute)
@@ -70,6 +73,14 @@ async def preview_return(
     return await application.preview_return(session, caller, body)
 
 
+@router.post("/batch", operation_id="batchActOnReturns", responses=problem_responses(403))
+async def batch_act_on_returns(
+    body: BatchRequest, caller: CurrentCaller, session: Session
+) -> BatchResult:
+    """Approve, reject, receive or refund up to 100 returns; each stands or falls alone."""
+    return await batch.act_on_many(session, caller, body)
+
+
 @router.get("", operation_id="listReturns", responses=problem_responses(400))
 async def list_returns(
     caller: CurrentCaller,
@@ -80,8 +91,8 @@ async def list_returns(
     reason: Reason | None = None,
     buyer_id: Annotated[str | None, Query(max_length=64)] = None,
     buyer_flagged: bool | None = None,
-    created_from: AwareDatetime | None = None,
-    created_to: AwareDatetime | None = None,
+    created_from: Timestamp | None = None,
+    created_to: Timestamp | None = None,
     awaiting: Literal["merchant", "buyer", "platform"] | None = None,
     sort: Literal["created_at", "due_at"] = "created_at",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
+from returns_service.http_problems import Problem
 from returns_service.orders.schemas import Identifier, Money
 from returns_service.rules.vocabulary import (
     Condition,
@@ -29,7 +30,7 @@ class _Body(BaseModel):
 
 class ReturnItemIn(_Body):
     line_id: Identifier
-    quantity: int = Field(ge=1, le=100_000)
+    quantity: int = Field(strict=True, ge=1, le=100_000)
     condition: Condition
 
 
@@ -98,12 +99,12 @@ class ReceiveBody(_Body):
 
 
 class RefundBody(_Body):
-    amount: int | None = Field(default=None, ge=1, le=10**12)
+    amount: int | None = Field(default=None, strict=True, ge=1, le=10**12)
 
 
 class ArbitrateBody(_Body):
     decision: Literal["buyer", "merchant"]
-    amount: int | None = Field(default=None, ge=1, le=10**12)
+    amount: int | None = Field(default=None, strict=True, ge=1, le=10**12)
     note: str = Field(min_length=1, max_length=2000)
 
 
@@ -205,3 +206,41 @@ class ReturnEventOut(BaseModel):
 class ReturnEventPage(BaseModel):
     items: list[ReturnEventOut]
     next_cursor: str | None
+
+
+BatchActionName = Literal["approve", "reject", "receive", "refund"]
+ReturnId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class BatchRequest(_Body):
+    """One action on many returns; `body` is the action's own body, the same for every one."""
+
+    action: BatchActionName
+    ids: list[ReturnId] = Field(min_length=1, max_length=100)
+    body: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The body the action takes for one return (ApproveBody, RejectBody, "
+        "ReceiveBody or RefundBody); checked once, before any return is touched.",
+    )
+
+    @field_validator("ids")
+    @classmethod
+    def _ids_are_unique(cls, ids: list[str]) -> list[str]:
+        if len(set(ids)) != len(ids):
+            raise ValueError("ids must be unique")
+        return ids
+
+
+class BatchItemResult(BaseModel):
+    """What became of one return of a batch: the return as it is now, or why not."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    status: int = Field(description="200, or the status one request for this return would get")
+    return_: ReturnOut | None = Field(alias="return")
+    error: Problem | None
+
+
+class BatchResult(BaseModel):
+    items: list[BatchItemResult] = Field(description="One result per id, in the order asked")
