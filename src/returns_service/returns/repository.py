@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from returns_service.models import ReturnEventRow, ReturnItemRow, ReturnRow
+from returns_service.models import OrderRow, ReturnEventRow, ReturnItemRow, ReturnRow
 from returns_service.rules.vocabulary import RELEASED_STATUSES, ReturnStatus
 
 _RELEASED = [status.value for status in RELEASED_STATUSES]
@@ -30,6 +30,40 @@ async def find_return(
     if for_update:
         statement = statement.with_for_update()
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def lock_many(
+    session: AsyncSession,
+    return_ids: Sequence[str],
+    *,
+    shop_id: str | None = None,
+    with_orders: bool = False,
+) -> None:
+    """Lock several returns in id order, then (with_orders) their orders in key order.
+
+    A transaction that changes several returns takes every lock up front this way, before it
+    changes any: two such transactions then always lock in the same order and never wait on
+    each other (a deadlock, which the database would abort). A single action locks its return
+    and then its order; taking all returns before any order keeps to that too.
+    """
+    if not return_ids:
+        return
+    statement = (
+        select(ReturnRow.shop_id, ReturnRow.order_id)
+        .where(ReturnRow.id.in_(set(return_ids)))
+        .order_by(ReturnRow.id, ReturnRow.shop_id)
+        .with_for_update()
+    )
+    if shop_id is not None:
+        statement = statement.where(ReturnRow.shop_id == shop_id)
+    orders = sorted({(row.shop_id, row.order_id) for row in await session.execute(statement)})
+    if with_orders and orders:
+        await session.execute(
+            select(OrderRow.id)
+            .where(tuple_(OrderRow.shop_id, OrderRow.id).in_(orders))
+            .order_by(OrderRow.shop_id, OrderRow.id)
+            .with_for_update()
+        )
 
 
 async def units_held(session: AsyncSession, shop_id: str, order_id: str) -> dict[str, int]:

@@ -1,0 +1,103 @@
+"""The OpenAPI document: rendered one way, served as those bytes, committed as that file.
+
+    python -m returns_service.openapi_document write openapi/openapi.json   (make openapi)
+    python -m returns_service.openapi_document check openapi/openapi.json   (make openapi-check)
+
+The served `/openapi.json` and the committed file are the same bytes, so a client generated
+from the file is a client of the running service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+
+OPENAPI_PATH = "/openapi.json"
+DOCS_PATH = "/docs"
+
+
+def tidy(spec: dict[str, Any]) -> None:
+    """Shape what FastAPI renders so that generated clients can use it as it is.
+
+    An optional body (`body: ApproveBody | None = None`) renders as "ApproveBody or null";
+    a client generated from that sends JSON `null`, or fails to encode "unset", when the caller
+    leaves the body out. Documented as an optional ApproveBody, the body is simply not sent.
+    """
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            body = operation.get("requestBody") if isinstance(operation, dict) else None
+            if not body or body.get("required"):
+                continue
+            for media in body.get("content", {}).values():
+                schema = media.get("schema", {})
+                choices = [c for c in schema.get("anyOf", ()) if c != {"type": "null"}]
+                if len(choices) == 1 and len(schema["anyOf"]) == 2 and "$ref" in choices[0]:
+                    media["schema"] = choices[0]
+
+
+def render(app: FastAPI) -> str:
+    """The app's spec as text: deterministic for a given set of routes and models."""
+    return json.dumps(app.openapi(), indent=2, ensure_ascii=False) + "\n"
+
+
+def install(app: FastAPI) -> None:
+    """Serve the rendered document and the docs page; neither appears in the document.
+
+    Create the app with `openapi_url=None` so that FastAPI's own rendering is not served.
+    """
+
+    @app.get(OPENAPI_PATH, include_in_schema=False)
+    async def openapi_document(_request: Request) -> Response:
+        return Response(render(app).encode("utf-8"), media_type="application/json")
+
+    @app.get(DOCS_PATH, include_in_schema=False)
+    async def docs(_request: Request) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=OPENAPI_PATH, title=f"{app.title} - docs")
+
+
+def _current() -> str:
+    from returns_service.app import create_app
+    from returns_service.config import Settings
+
+    return render(create_app(Settings()))
+
+
+def write(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_current().encode("utf-8"))
+    print(f"wrote {path}")
+
+
+def check(path: Path) -> bool:
+    """Whether the committed file is what the code serves."""
+    committed = path.read_bytes() if path.is_file() else b""
+    if committed == _current().encode("utf-8"):
+        print(f"{path} is up to date")
+        return True
+    print(f"{path} is not what the app serves: run `make openapi` and commit it", file=sys.stderr)
+    return False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m returns_service.openapi_document", description=__doc__
+    )
+    parser.add_argument("command", choices=("write", "check"))
+    parser.add_argument("path", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "write":
+        write(args.path)
+        return 0
+    return 0 if check(args.path) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
