@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeGuard
 
 import jwt
 from fastapi import Depends, Request
@@ -49,6 +49,14 @@ SYSTEM_CALLER = Caller(role=Role.SYSTEM, id="system")
 _bearer = HTTPBearer(auto_error=False, description="A JWT signed with HS256.")
 
 
+# Ids are stored (timeline actors) in 64-character columns; PostgreSQL text cannot hold NUL.
+MAX_CLAIM_LENGTH = 64
+
+
+def _is_claim_text(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and 0 < len(value) <= MAX_CLAIM_LENGTH and value.isprintable()
+
+
 def decode_token(token: str, secret: str) -> Caller:
     """Verify the token and read the caller; every failure is the same 401."""
     try:
@@ -63,12 +71,13 @@ def decode_token(token: str, secret: str) -> Caller:
     except jwt.InvalidTokenError as error:
         raise Unauthenticated("the token is not valid") from error
     role_name, subject, shop_id = claims.get("role"), claims.get("sub"), claims.get("shop_id")
-    if role_name not in {role.value for role in CALLER_ROLES}:
+    # A signed token may still carry any JSON there: a list is unhashable, so test the type first.
+    if not isinstance(role_name, str) or role_name not in {role.value for role in CALLER_ROLES}:
         raise Unauthenticated("the token names no known role")
-    if not isinstance(subject, str) or not subject:
+    if not _is_claim_text(subject):
         raise Unauthenticated("the token names no subject")
     role = Role(role_name)
-    if role is Role.MERCHANT and not (isinstance(shop_id, str) and shop_id):
+    if role is Role.MERCHANT and not _is_claim_text(shop_id):
         raise Unauthenticated("a merchant token must name its shop_id")
     return Caller(role=role, id=subject, shop_id=shop_id if isinstance(shop_id, str) else None)
 

@@ -75,6 +75,22 @@ class InvalidTransition(ServiceError):
         super().__init__(detail, state=state, allowed_actions=list(allowed_actions))
 
 
+class IdempotencyInProgress(ServiceError):
+    status = 409
+    code = "idempotency_in_progress"
+    title = "A request with this Idempotency-Key is still running"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": "1"}
+
+
+class IdempotencyMismatch(ServiceError):
+    status = 422
+    code = "idempotency_mismatch"
+    title = "This Idempotency-Key was used for another request"
+
+
 class VersionMismatch(ServiceError):
     status = 412
     code = "version_mismatch"

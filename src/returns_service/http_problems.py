@@ -89,8 +89,21 @@ def problem_response(error: ServiceError) -> JSONResponse:
     )
 
 
+# PostgreSQL's "try again": serialization failure, deadlock, lock wait over lock_timeout;
+# and "not now": shutting down or starting up, too many connections.
+_RETRY_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300"})
+# Class 08, connection exceptions: the connection failed or broke.
+_CONNECTION_SQLSTATE_CLASS = "08"
+
+
 def _is_connection_failure(error: DBAPIError) -> bool:
-    return isinstance(error, OperationalError) or bool(error.connection_invalidated)
+    """The database is down, busy or gave up waiting: a 503 to retry, not a 500."""
+    return (
+        isinstance(error, OperationalError)
+        or bool(error.connection_invalidated)
+        or getattr(error.orig, "sqlstate", None) in _RETRY_SQLSTATES
+        or str(getattr(error.orig, "sqlstate", None)).startswith(_CONNECTION_SQLSTATE_CLASS)
+    )
 
 
 async def _service_error(_request: Request, error: Exception) -> JSONResponse:
@@ -114,7 +127,14 @@ async def _validation_error(_request: Request, error: Exception) -> JSONResponse
 async def _http_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     mapped: ServiceError
-    if error.status_code == 404:
+    if error.status_code == 400:
+        # FastAPI's answer to a JSON body it cannot even decode (not UTF-8): malformed input,
+        # answered like any other malformed JSON body.
+        mapped = ValidationFailed(
+            "the body is not valid JSON",
+            [{"loc": ["body"], "msg": str(error.detail), "type": "json_invalid"}],
+        )
+    elif error.status_code == 404:
         mapped = NotFound("no such resource")
     elif error.status_code == 405:
         mapped = MethodNotAllowed("this method is not allowed here")

@@ -31,8 +31,9 @@ Category = Annotated[str, Field(min_length=1, max_length=64)]
 class AbuseThresholdSchema(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    returns: int = Field(default=5, ge=1, le=10_000)
-    days: int = Field(default=30, ge=1, le=3650)
+    # strict throughout: JSON true/false or 1.5 are not counts (pydantic alone would coerce).
+    returns: int = Field(default=5, strict=True, ge=1, le=10_000)
+    days: int = Field(default=30, strict=True, ge=1, le=3650)
 
 
 class ReturnPolicyIn(BaseModel):
@@ -40,16 +41,16 @@ class ReturnPolicyIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    window_days: int = Field(default=7, ge=0, le=3650)
-    defect_window_days: int = Field(default=15, ge=0, le=3650)
+    window_days: int = Field(default=7, strict=True, ge=0, le=3650)
+    defect_window_days: int = Field(default=15, strict=True, ge=0, le=3650)
     extra_excluded_categories: list[Category] = Field(default_factory=list, max_length=100)
-    restocking_fee_percent: int = Field(default=0, ge=0, le=100)
+    restocking_fee_percent: int = Field(default=0, strict=True, ge=0, le=100)
     review_timeout: Duration = "PT48H"
     ship_timeout: Duration = "P7D"
     receive_timeout: Duration = "PT48H"
     escalation_timeout: Duration = "P7D"
-    auto_refund_unshipped: bool = False
-    fast_refund: bool = False
+    auto_refund_unshipped: bool = Field(default=False, strict=True)
+    fast_refund: bool = Field(default=False, strict=True)
     abuse_threshold: AbuseThresholdSchema = Field(default_factory=AbuseThresholdSchema)
     legal_excluded_categories: list[Category] | None = Field(
         default=None,

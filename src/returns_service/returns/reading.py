@@ -14,21 +14,25 @@ from returns_service.returns.repository import NO_DEADLINE, ReturnFilters
 from returns_service.returns.schemas import ReturnEventPage, ReturnPage
 from returns_service.returns.views import event_view, return_view
 from returns_service.rules.vocabulary import Role
+from returns_service.timestamps import within_bounds
 
 _NEWEST_KEYS = frozenset({"created_at", "id"})
 _URGENT_KEYS = frozenset({"due_at", "id"})
 _EVENT_KEYS = frozenset({"seq"})
 
 
-def _scoped(caller: Caller, filters: ReturnFilters) -> ReturnFilters:
-    """Buyers list only their own returns and merchants only their shop's, whatever they ask."""
+def _scoped(caller: Caller, filters: ReturnFilters) -> ReturnFilters | None:
+    """Buyers list only their own returns and merchants only their shop's, whatever they ask.
+
+    None when the filter asks for someone else's returns: there is nothing to list.
+    """
     if caller.role is Role.BUYER:
         if filters.buyer_id not in (None, caller.id):
-            return ReturnFilters(buyer_id=caller.id, shop_id="\x00none")
+            return None
         return ReturnFilters(**{**filters.__dict__, "buyer_id": caller.id})
     if caller.role is Role.MERCHANT:
         if filters.shop_id not in (None, caller.shop_id):
-            return ReturnFilters(shop_id="\x00none")
+            return None
         return ReturnFilters(**{**filters.__dict__, "shop_id": caller.shop_id})
     return filters
 
@@ -43,9 +47,12 @@ def _position(
         at = datetime.fromisoformat(position[time_key])
     except (TypeError, ValueError) as error:
         raise bad_cursor() from error
-    if at.tzinfo is None:
+    return_id = position["id"]
+    # The work queue's "no deadline" stand-in is the one time past the bounds it issues.
+    issuable = at.tzinfo is not None and (within_bounds(at) or at == NO_DEADLINE)
+    if not issuable or not isinstance(return_id, str) or "\x00" in return_id:
         raise bad_cursor()
-    return at, str(position["id"])
+    return at, return_id
 
 
 async def list_returns(
@@ -57,12 +64,16 @@ async def list_returns(
     cursor: str | None,
     limit: int,
 ) -> ReturnPage:
-    scoped = _scoped(caller, filters)
     if by_due_at:
         after = _position(cursor, _URGENT_KEYS, "due_at")
-        rows = await repository.list_most_urgent_first(session, scoped, after, limit + 1)
     else:
         after = _position(cursor, _NEWEST_KEYS, "created_at")
+    scoped = _scoped(caller, filters)
+    if scoped is None:
+        return ReturnPage(items=[], next_cursor=None)
+    if by_due_at:
+        rows = await repository.list_most_urgent_first(session, scoped, after, limit + 1)
+    else:
         rows = await repository.list_newest_first(session, scoped, after, limit + 1)
     page, more = rows[:limit], len(rows) > limit
     next_cursor = None
@@ -83,7 +94,10 @@ async def list_return_events(
     after_seq = 0
     if cursor is not None:
         seq = decode_cursor(cursor, _EVENT_KEYS)["seq"]
-        after_seq = seq if isinstance(seq, int) and seq >= 0 else 0
+        # An int that fits the column: anything else was not issued here (and would fail SQL).
+        if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 2**31:
+            raise bad_cursor()
+        after_seq = seq
     events = await repository.list_events(session, row.shop_id, row.id, after_seq, limit + 1)
     page, more = events[:limit], len(events) > limit
     return ReturnEventPage(

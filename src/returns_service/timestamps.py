@@ -1,0 +1,34 @@
+"""Times a client may send: with a zone, and within years the service can compute with.
+
+Without bounds a valid RFC 3339 time such as 0001-01-01T00:00:00+01:00 has no UTC equivalent,
+and 9999-12-31 leaves no room for a return window: both failed as 500s deep inside.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BeforeValidator, Field
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+# RFC 3339 date-time text. Pydantic alone also takes numbers ("0.5", 1e9) as Unix times,
+# which the contract (format: date-time) does not allow.
+_RFC_3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _rfc_3339_text(value: Any) -> Any:
+    if isinstance(value, datetime) or (isinstance(value, str) and _RFC_3339.fullmatch(value)):
+        return value
+    raise ValueError("must be an RFC 3339 date-time with a zone, like 2026-11-21T08:00:00Z")
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc_3339_text), Field(ge=EARLIEST, lt=LATEST)]
+
+
+def within_bounds(at: datetime) -> bool:
+    """Whether an aware time lies in the range a Timestamp accepts."""
+    return EARLIEST <= at < LATEST
