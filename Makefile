@@ -6,7 +6,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 STAMP := $(VENV)/.installed
 
-.PHONY: install run migrate test test-fast lint format openapi openapi-check bench sweep clean
+.PHONY: install run migrate test lint format openapi openapi-check bench sweep clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,9 @@ openapi: $(STAMP)
 
 openapi-check: $(STAMP)
 	$(BIN)/python -m returns_service.openapi_document check openapi/openapi.json
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.lifecycle $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis returns.db*

@@ -10,7 +10,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BeforeValidator, Field
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
@@ -26,9 +26,22 @@ def _rfc_3339_text(value: Any) -> Any:
     raise ValueError("must be an RFC 3339 date-time with a zone, like 2026-11-21T08:00:00Z")
 
 
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc_3339_text), Field(ge=EARLIEST, lt=LATEST)]
-
-
 def within_bounds(at: datetime) -> bool:
     """Whether an aware time lies in the range a Timestamp accepts."""
     return EARLIEST <= at < LATEST
+
+
+def _within_bounds(at: datetime) -> datetime:
+    if not within_bounds(at):
+        raise ValueError("must lie between 1970-01-01 and 2200-01-01")
+    return at
+
+
+# The bounds are checked by a validator, not Field(ge=, lt=): on a date-time those would leak
+# into the OpenAPI document as keywords JSON Schema does not have.
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_rfc_3339_text),
+    AfterValidator(_within_bounds),
+    Field(description="RFC 3339 with a zone, between 1970 and 2200"),
+]

@@ -65,7 +65,7 @@ CONTRACT: dict[Action, tuple[Move, ...]] = {
     ),
     A.ESCALATE: (Move(S.REJECTED, S.ARBITRATION, frozenset({R.BUYER})),),
     A.ARBITRATE: (Move(S.ARBITRATION, S.REFUNDED, frozenset({R.PLATFORM})),),
-    A.EXTEND: (Move(S.SHIPPED, S.SHIPPED, frozenset({R.MERCHANT}), GOODS_BACK),),
+    A.EXTEND: (Move(S.SHIPPED, S.SHIPPED, frozenset({R.MERCHANT, R.PLATFORM}), GOODS_BACK),),
     A.CLOSE: (
         Move(S.APPROVED, S.CLOSED, frozenset({R.SYSTEM})),
         Move(S.REJECTED, S.CLOSED, frozenset({R.SYSTEM})),

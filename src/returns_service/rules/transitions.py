@@ -46,7 +46,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Action.ESCALATE, S.REJECTED, S.ARBITRATION, frozenset({Role.BUYER})),
     # Arbitration ends in refunded or closed; the decision picks which (see arbitration_target).
     Transition(Action.ARBITRATE, S.ARBITRATION, S.REFUNDED, frozenset({Role.PLATFORM})),
-    Transition(Action.EXTEND, S.SHIPPED, S.SHIPPED, frozenset({Role.MERCHANT}), _GOODS_BACK),
+    # The platform may do anything a merchant may (DOMAIN.md), extending included.
+    Transition(Action.EXTEND, S.SHIPPED, S.SHIPPED, _REVIEWERS, _GOODS_BACK),
     # The buyer never shipped, or never escalated a rejection.
     Transition(Action.CLOSE, S.APPROVED, S.CLOSED, _SYSTEM),
     Transition(Action.CLOSE, S.REJECTED, S.CLOSED, _SYSTEM),
