@@ -8,14 +8,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from returns_service import health
+from returns_service import health, openapi_document
 from returns_service.body_limit import BodyLimitMiddleware
 from returns_service.config import Settings, get_settings
 from returns_service.db import create_engine, create_sessionmaker
 from returns_service.http_problems import Problem, install_problem_handlers
 from returns_service.orders.endpoints import router as orders_router
 from returns_service.policies.endpoints import router as policies_router
+from returns_service.relay.endpoints import router as deliveries_router
+from returns_service.relay.worker import start_background_relay
+from returns_service.request_guard import JsonRequestGuard
 from returns_service.returns.endpoints import router as returns_router
+from returns_service.subscriptions.endpoints import router as subscriptions_router
+from returns_service.timers.sweep import start_sweeping, stop_sweeping
+from returns_service.webhooks.endpoints import router as logistics_webhooks_router
 
 API_VERSION = "1.0.0"
 DESCRIPTION = """After-sales returns for online shops: buyers apply, merchants review, goods travel
@@ -32,9 +38,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        sweeper = start_sweeping(app.state.sessionmaker, settings.sweep_interval_seconds)
+        relay = start_background_relay(app.state.sessionmaker, settings)
         try:
             yield
         finally:
+            if relay is not None:
+                await relay.stop()
+            await stop_sweeping(sweeper)
             await engine.dispose()
 
     app = FastAPI(
@@ -42,13 +53,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=API_VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Served by openapi_document: the same bytes as the committed openapi/openapi.json.
+        openapi_url=None,
     )
     app.state.settings = settings
+    # The last added is the outermost: the body limit applies before the guard buffers a body.
+    app.add_middleware(JsonRequestGuard)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
     for router in (health.router, orders_router, returns_router, policies_router):
         app.include_router(router)
+    app.include_router(logistics_webhooks_router)
+    app.include_router(subscriptions_router)
+    app.include_router(deliveries_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    openapi_document.install(app)
     return app
 
 
@@ -62,5 +81,6 @@ def _openapi(app: FastAPI) -> dict[str, object]:
         problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(problem.pop("$defs", {}))
         schemas["Problem"] = problem
+        openapi_document.tidy(schema)
         app.openapi_schema = schema
     return app.openapi_schema

@@ -1,4 +1,4 @@
-"""returns-service migrate | serve | sweep"""
+"""returns-service migrate | serve | sweep | relay"""
 
 from __future__ import annotations
 
@@ -42,6 +42,18 @@ def _sweep(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _relay(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from returns_service.relay.worker import run_relay_process
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level.upper())
+    asyncio.run(run_relay_process(settings, once=args.once))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="returns-service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -53,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     serve.set_defaults(run=_serve)
     commands.add_parser("sweep", help="act once on every due deadline").set_defaults(run=_sweep)
+    relay = commands.add_parser(
+        "relay", help="deliver outbound webhooks until SIGTERM (or one pass with --once)"
+    )
+    relay.add_argument("--once", action="store_true", help="one pass, then exit")
+    relay.set_defaults(run=_relay)
     return parser
 
 

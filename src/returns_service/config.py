@@ -21,8 +21,29 @@ class Settings(BaseSettings):
     # Seconds a request may wait for the database before it is answered 503.
     database_timeout_seconds: float = 10.0
     max_body_bytes: int = 1024 * 1024
+    # How long an Idempotency-Key answers with its first response; the sweep then removes it.
+    idempotency_ttl_seconds: int = Field(default=86400, ge=1)
+    # How long a claimed key is held for its running request before another may take it over:
+    # longer than any request runs (and the stored answer is fenced by the claim anyway).
+    idempotency_lease_seconds: float = Field(default=60.0, gt=0)
     # The server's own deadline sweep; 0 switches it off (for a dedicated `sweep` worker).
     sweep_interval_seconds: float = 5.0
+    # Outbound webhooks. The server relays on its own every few seconds; 0 switches it off
+    # (for a dedicated `relay` worker). Retries back off exponentially with full jitter from
+    # the base delay, capped at the max delay; after max attempts a delivery is parked.
+    relay_interval_seconds: float = 1.0
+    relay_base_delay_seconds: float = 1.0
+    relay_max_delay_seconds: float = 3600.0
+    relay_max_attempts: int = Field(default=12, ge=1)
+    # One delivery's HTTP call, start to end.
+    relay_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A claimed delivery is the claimer's for this long; longer than the timeout, so a live
+    # relay always finishes first, and a killed relay's claim lapses and is retried.
+    relay_lease_seconds: float = Field(default=30.0, gt=0)
+    # Deliveries one relay sends at once (and claims per pass).
+    relay_concurrency: int = Field(default=16, ge=1)
+    # Retry-After beyond this is not waited for longer than this.
+    relay_max_retry_after_seconds: float = 86400.0
     log_level: str = "INFO"
 
 

@@ -19,6 +19,7 @@ def test_settings(database: Database, **overrides: object) -> Settings:
         "jwt_secret": TEST_JWT_SECRET,
         "logistics_secret": TEST_LOGISTICS_SECRET,
         "sweep_interval_seconds": 0,
+        "relay_interval_seconds": 0,
         "database_pool_size": 40,
     }
     values.update(overrides)

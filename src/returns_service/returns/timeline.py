@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from returns_service.auth import Caller
 from returns_service.models import ReturnEventRow, ReturnRow
 from returns_service.models.base import utcnow
+from returns_service.outbox.writer import write_outbox_event
 from returns_service.returns import repository
 
 
@@ -22,7 +23,7 @@ async def record_event(
     to_status: str | None,
     data: dict[str, Any] | None = None,
 ) -> ReturnEventRow:
-    """Append an event to the return's timeline.
+    """Append an event to the return's timeline, and its outbox event for subscribers.
 
     The caller holds the return's row lock (or SQLite's write lock), so the sequence number
     it takes cannot be taken twice.
@@ -42,4 +43,6 @@ async def record_event(
     )
     session.add(event)
     await session.flush()
+    # The outbox row rides the same commit: subscribers hear of exactly what was committed.
+    await write_outbox_event(session, row, event)
     return event

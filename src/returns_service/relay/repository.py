@@ -1,0 +1,181 @@
+"""SQL for the relay: events to fan out, deliveries to claim, outcomes to record."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from returns_service.models import OutboxEventRow, WebhookDeliveryRow, WebhookSubscriptionRow
+
+PENDING = "pending"
+DELIVERED = "delivered"
+PARKED = "parked"
+CANCELLED = "cancelled"
+
+
+async def events_to_fan_out(session: AsyncSession, limit: int) -> Sequence[OutboxEventRow]:
+    """The oldest events no relay has fanned out yet, locked; rows another relay holds are
+    skipped rather than waited for."""
+    statement = (
+        select(OutboxEventRow)
+        .where(OutboxEventRow.fanned_out_at.is_(None))
+        .order_by(OutboxEventRow.created_at, OutboxEventRow.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def enabled_subscriptions_for(
+    session: AsyncSession, shop_ids: Collection[str]
+) -> Sequence[WebhookSubscriptionRow]:
+    statement = select(WebhookSubscriptionRow).where(
+        WebhookSubscriptionRow.enabled.is_(True),
+        or_(
+            WebhookSubscriptionRow.shop_id.is_(None),
+            WebhookSubscriptionRow.shop_id.in_(list(shop_ids)),
+        ),
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def add_deliveries(session: AsyncSession, rows: Sequence[WebhookDeliveryRow]) -> None:
+    session.add_all(rows)
+    await session.flush()
+
+
+async def due_deliveries(
+    session: AsyncSession, now: datetime, limit: int
+) -> Sequence[WebhookDeliveryRow]:
+    """Pending deliveries whose time has come and that no live claim holds, locked, skipping
+    those another relay is claiming at this moment."""
+    statement = (
+        select(WebhookDeliveryRow)
+        .where(
+            WebhookDeliveryRow.status == PENDING,
+            WebhookDeliveryRow.next_attempt_at <= now,
+            or_(
+                WebhookDeliveryRow.claimed_until.is_(None),
+                WebhookDeliveryRow.claimed_until <= now,
+            ),
+        )
+        .order_by(WebhookDeliveryRow.next_attempt_at, WebhookDeliveryRow.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def events_by_id(
+    session: AsyncSession, event_ids: Collection[str]
+) -> dict[str, OutboxEventRow]:
+    statement = select(OutboxEventRow).where(OutboxEventRow.id.in_(list(event_ids)))
+    return {row.id: row for row in (await session.execute(statement)).scalars().all()}
+
+
+async def subscriptions_by_id(
+    session: AsyncSession, subscription_ids: Collection[str]
+) -> dict[str, WebhookSubscriptionRow]:
+    statement = select(WebhookSubscriptionRow).where(
+        WebhookSubscriptionRow.id.in_(list(subscription_ids))
+    )
+    return {row.id: row for row in (await session.execute(statement)).scalars().all()}
+
+
+async def claimed_delivery(
+    session: AsyncSession, shop_id: str, delivery_id: str, claim_token: str
+) -> WebhookDeliveryRow | None:
+    """The delivery, locked, if this claim still holds it."""
+    statement = (
+        select(WebhookDeliveryRow)
+        .where(
+            WebhookDeliveryRow.shop_id == shop_id,
+            WebhookDeliveryRow.id == delivery_id,
+            WebhookDeliveryRow.claim_token == claim_token,
+            WebhookDeliveryRow.status == PENDING,
+        )
+        .with_for_update()
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def find_subscription(
+    session: AsyncSession, subscription_id: str, *, for_update: bool = False
+) -> WebhookSubscriptionRow | None:
+    statement = select(WebhookSubscriptionRow).where(WebhookSubscriptionRow.id == subscription_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def cancel_pending(
+    session: AsyncSession, subscription_id: str, reason: str, now: datetime
+) -> None:
+    """Give up every delivery of the subscription not yet made."""
+    await session.execute(
+        update(WebhookDeliveryRow)
+        .where(
+            WebhookDeliveryRow.subscription_id == subscription_id,
+            WebhookDeliveryRow.status == PENDING,
+        )
+        .values(
+            status=CANCELLED,
+            claimed_until=None,
+            claim_token=None,
+            last_error=reason,
+            updated_at=now,
+        )
+    )
+
+
+async def find_delivery(
+    session: AsyncSession, delivery_id: str, *, for_update: bool = False
+) -> WebhookDeliveryRow | None:
+    statement = select(WebhookDeliveryRow).where(WebhookDeliveryRow.id == delivery_id).limit(1)
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class DeliveryFilters:
+    status: str | None = None
+    subscription_id: str | None = None
+    shop_id: str | None = None
+    event_type: str | None = None
+
+
+async def list_newest_first(
+    session: AsyncSession,
+    filters: DeliveryFilters,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> Sequence[WebhookDeliveryRow]:
+    statement = select(WebhookDeliveryRow)
+    if filters.status is not None:
+        statement = statement.where(WebhookDeliveryRow.status == filters.status)
+    if filters.subscription_id is not None:
+        statement = statement.where(WebhookDeliveryRow.subscription_id == filters.subscription_id)
+    if filters.shop_id is not None:
+        statement = statement.where(WebhookDeliveryRow.shop_id == filters.shop_id)
+    if filters.event_type is not None:
+        statement = statement.where(WebhookDeliveryRow.event_type == filters.event_type)
+    if after is not None:
+        created_at, delivery_id = after
+        statement = statement.where(
+            or_(
+                WebhookDeliveryRow.created_at < created_at,
+                and_(
+                    WebhookDeliveryRow.created_at == created_at,
+                    WebhookDeliveryRow.id < delivery_id,
+                ),
+            )
+        )
+    statement = statement.order_by(
+        WebhookDeliveryRow.created_at.desc(), WebhookDeliveryRow.id.desc()
+    ).limit(limit)
+    return (await session.execute(statement)).scalars().all()

@@ -1,0 +1,1 @@
+"""Webhook subscriptions: who wants which events, at which URL."""

@@ -1,0 +1,77 @@
+"""HTTP routes for webhook subscriptions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from returns_service.auth import CurrentCaller
+from returns_service.db import Session, TransactionalRoute
+from returns_service.http_problems import problem_responses
+from returns_service.subscriptions import service
+from returns_service.subscriptions.schemas import (
+    WebhookSubscriptionCreated,
+    WebhookSubscriptionIn,
+    WebhookSubscriptionOut,
+    WebhookSubscriptionPage,
+)
+
+router = APIRouter(
+    prefix="/v1/webhook-subscriptions", tags=["webhooks"], route_class=TransactionalRoute
+)
+
+
+@router.post(
+    "",
+    operation_id="createWebhookSubscription",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(403, 404),
+)
+async def create_webhook_subscription(
+    body: WebhookSubscriptionIn, caller: CurrentCaller, session: Session, response: Response
+) -> WebhookSubscriptionCreated:
+    """Subscribe a URL to events (merchant: its shop; platform: a shop or all); the answer
+    shows the signing secret, once."""
+    created = await service.create_subscription(session, caller, body)
+    response.headers["Location"] = f"/v1/webhook-subscriptions/{created.id}"
+    return created
+
+
+@router.get("", operation_id="listWebhookSubscriptions", responses=problem_responses(400, 403))
+async def list_webhook_subscriptions(
+    caller: CurrentCaller,
+    session: Session,
+    shop_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> WebhookSubscriptionPage:
+    """List the subscriptions the caller may see, oldest first; never their secrets."""
+    return await service.list_subscriptions(session, caller, shop_id, cursor, limit)
+
+
+@router.get(
+    "/{subscription_id}",
+    operation_id="getWebhookSubscription",
+    responses=problem_responses(403, 404),
+)
+async def get_webhook_subscription(
+    subscription_id: str, caller: CurrentCaller, session: Session
+) -> WebhookSubscriptionOut:
+    """Read one subscription (whether it is still enabled); never its secret."""
+    row = await service.load_visible_subscription(session, caller, subscription_id)
+    return service.subscription_view(row)
+
+
+@router.delete(
+    "/{subscription_id}",
+    operation_id="deleteWebhookSubscription",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(403, 404),
+)
+async def delete_webhook_subscription(
+    subscription_id: str, caller: CurrentCaller, session: Session
+) -> Response:
+    """Unsubscribe; deliveries not yet made are dropped."""
+    await service.delete_subscription(session, caller, subscription_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
