@@ -13,6 +13,7 @@ Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-
 # strict: JSON true/false or 1.0 are not amounts (pydantic alone would take them as 1 and 0).
 Money = Annotated[int, Field(strict=True, ge=0, le=10**12, description="Minor units (fen, cents)")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217", examples=["CNY"])]
+MAX_ORDER_TOTAL = 10**15
 
 
 class OrderLineIn(BaseModel):
@@ -59,6 +60,15 @@ class OrderIn(BaseModel):
         ids = [line.line_id for line in self.lines]
         if len(ids) != len(set(ids)):
             raise ValueError("line_id must be unique within an order")
+        return self
+
+    @model_validator(mode="after")
+    def _total_fits(self) -> OrderIn:
+        # Refunds and their sums are stored as 64-bit integers; each line alone may fit while
+        # the order does not.
+        total = sum(line.unit_price * line.quantity for line in self.lines) + self.shipping_fee
+        if total > MAX_ORDER_TOTAL:
+            raise ValueError(f"the order total may be at most {MAX_ORDER_TOTAL} minor units")
         return self
 
 
