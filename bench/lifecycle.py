@@ -19,10 +19,6 @@ from collections import defaultdict
 from pathlib import Path
 
 from httpx import ASGITransport, AsyncClient
-
-from returns_service.app import create_app
-from returns_service.config import Settings
-from returns_service.migrations import upgrade_to_head
 from tests.api.scenario import (
     ADDRESS,
     TEST_JWT_SECRET,
@@ -31,15 +27,17 @@ from tests.api.scenario import (
     order_body,
 )
 
+from returns_service.app import create_app
+from returns_service.config import Settings
+from returns_service.migrations import upgrade_to_head
+
 # Ids are unique per run, so runs can repeat against one PostgreSQL database.
 RUN = uuid.uuid4().hex[:8]
 # p95 latency per operation, in milliseconds.
 TARGETS_MS = {"put_order": 60.0, "apply": 80.0, "approve": 60.0, "refund": 80.0, "get": 30.0}
 
 
-async def one_lifecycle(
-    client: AsyncClient, index: int, timings: dict[str, list[float]]
-) -> None:
+async def one_lifecycle(client: AsyncClient, index: int, timings: dict[str, list[float]]) -> None:
     shop = f"bench-shop-{index % 20}"
     buyer = Party("buyer", f"bench-buyer-{index}")
     merchant = Party("merchant", f"bench-merchant-{index % 20}", shop)
@@ -79,9 +77,7 @@ async def one_lifecycle(
             headers=merchant.headers,
         ),
     )
-    await timed(
-        "refund", client.post(f"/v1/returns/{return_id}/refund", headers=merchant.headers)
-    )
+    await timed("refund", client.post(f"/v1/returns/{return_id}/refund", headers=merchant.headers))
     await timed("get", client.get(f"/v1/returns/{return_id}", headers=buyer.headers))
 
 
@@ -114,7 +110,10 @@ async def run(database_url: str, lifecycles: int, concurrency: int) -> bool:
         p50, p95 = cuts[49], cuts[94]
         verdict = "ok" if p95 <= TARGETS_MS[name] else "MISSED"
         met = met and verdict == "ok"
-        print(f"  {name:10} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  target p95 ≤ {TARGETS_MS[name]} ms {verdict}")
+        print(
+            f"  {name:10} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  "
+            f"target p95 ≤ {TARGETS_MS[name]} ms {verdict}"
+        )
     return met
 
 

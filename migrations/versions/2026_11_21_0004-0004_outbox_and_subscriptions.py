@@ -4,7 +4,7 @@ Every change of a return writes an outbox event in its own transaction; relays f
 out to the matching subscriptions as deliveries and send them, retried until they land.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-21 20:39:47.670686+00:00
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 import returns_service.models.base
 
 revision: str = "0004"
-down_revision: str | Sequence[str] | None = "0001"
+down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from returns_service import idempotency
 from returns_service.config import Settings
 
 
@@ -78,24 +79,45 @@ class TransactionalRoute(APIRoute):
     transaction ends, so whatever must ride the same commit as the change (the stored answer
     to an Idempotency-Key, say) can be written with it; and a client never sees 2xx for a
     change that was not committed.
+
+    Every POST of a known caller takes an Idempotency-Key (see `returns_service.idempotency`):
+    the key is claimed before the handler runs, its stored answer replayed instead of running
+    it again, and a 2xx answer stored in this same transaction; any other outcome gives the
+    claim back.
     """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        # Decided before APIRoute builds the handler, which reads it.
+        self.takes_idempotency_key = idempotency.takes_idempotency_key(
+            path, endpoint, kwargs.get("methods"), kwargs.get("dependencies")
+        )
+        if self.takes_idempotency_key:
+            kwargs = idempotency.declare_idempotency_key(kwargs)
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         answer = super().get_route_handler()
+        takes_idempotency_key = self.takes_idempotency_key
 
         async def run_in_transaction(request: Request) -> Response:
+            claim = await idempotency.begin(request) if takes_idempotency_key else None
+            if isinstance(claim, Response):
+                return claim  # the stored answer to this Idempotency-Key, replayed
             sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
             async with sessionmaker() as session:
                 request.state.session = session
                 try:
                     response = await answer(request)
+                    if response.status_code >= 400:
+                        await session.rollback()
+                        await idempotency.release(claim)
+                    else:
+                        await idempotency.finish(session, claim, response)
+                        await session.commit()
                 except BaseException:
                     await session.rollback()
+                    await idempotency.release(claim)
                     raise
-                if response.status_code >= 400:
-                    await session.rollback()
-                else:
-                    await session.commit()
                 return response
 
         return run_in_transaction

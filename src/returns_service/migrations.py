@@ -35,7 +35,7 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade_to_head(database_url: str) -> None:
     """Bring the database to the newest schema. Runs its own event loop: call it from sync code."""
-    command.upgrade(alembic_config(database_url), "heads")
+    command.upgrade(alembic_config(database_url), "head")
 
 
 @lru_cache

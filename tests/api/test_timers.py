@@ -357,3 +357,33 @@ async def test_the_sweep_command_prints_how_many_it_acted_on(
     assert stdout.decode().strip() == "acted on 2 due deadlines"
     for item in created:
         assert (await _ok(await scenario.get(item["id"])))["status"] == "approved"
+
+
+async def test_the_review_timer_sends_goods_to_the_address_the_shop_policy_names(
+    scenario: Scenario, database: Database
+) -> None:
+    policy = await set_policy(scenario, review_timeout="PT1S", return_address=ADDRESS)
+    assert policy["return_address"] == {**ADDRESS, "postal_code": None}
+    opened = await scenario.open_return()
+
+    acted = await sweep(database, from_now(5))
+
+    assert acted == 1
+    approved = (await scenario.get(opened["id"])).json()
+    assert approved["status"] == "approved"
+    assert approved["return_address"] == {**ADDRESS, "postal_code": None}
+    assert approved["deadline"]["action"] == "ship"
+
+
+async def test_a_merchant_approving_without_an_address_uses_the_policy_default(
+    scenario: Scenario,
+) -> None:
+    await scenario.client.put(
+        f"/v1/shops/{scenario.shop_id}/return-policy",
+        json={"return_address": ADDRESS},
+        headers=scenario.merchant.headers,
+    )
+    opened = await scenario.open_return()
+    approved = await scenario.act(opened["id"], "approve", scenario.merchant, {})
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["return_address"] == {**ADDRESS, "postal_code": None}

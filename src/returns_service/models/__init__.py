@@ -1,16 +1,28 @@
 """The tables. Importing this package registers every table on Base.metadata."""
 
 from returns_service.models.base import Base
+from returns_service.models.carrier_delivery import CarrierDeliveryRow
+from returns_service.models.idempotency_key import IdempotencyKeyRow
 from returns_service.models.order import OrderLineRow, OrderRow
+from returns_service.models.outbox import (
+    OutboxEventRow,
+    WebhookDeliveryRow,
+    WebhookSubscriptionRow,
+)
 from returns_service.models.policy import ShopPolicyRow
 from returns_service.models.return_ import ReturnEventRow, ReturnItemRow, ReturnRow
 
 __all__ = [
     "Base",
+    "CarrierDeliveryRow",
+    "IdempotencyKeyRow",
     "OrderLineRow",
     "OrderRow",
+    "OutboxEventRow",
     "ReturnEventRow",
     "ReturnItemRow",
     "ReturnRow",
     "ShopPolicyRow",
+    "WebhookDeliveryRow",
+    "WebhookSubscriptionRow",
 ]

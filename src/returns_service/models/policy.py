@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -27,5 +28,7 @@ class ShopPolicyRow(Base):
     fast_refund: Mapped[bool] = mapped_column(Boolean)
     abuse_threshold_returns: Mapped[int] = mapped_column(Integer)
     abuse_threshold_days: Mapped[int] = mapped_column(Integer)
+    # Where goods go back when the review timer approves for a merchant who never answered.
+    return_address: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from returns_service.durations import parse_duration
+from returns_service.returns.schemas import ReturnAddress
 
 
 def _valid_duration(text: str) -> str:
@@ -52,6 +53,11 @@ class ReturnPolicyIn(BaseModel):
     auto_refund_unshipped: bool = Field(default=False, strict=True)
     fast_refund: bool = Field(default=False, strict=True)
     abuse_threshold: AbuseThresholdSchema = Field(default_factory=AbuseThresholdSchema)
+    return_address: ReturnAddress | None = Field(
+        default=None,
+        description="The shop's default return address: used when an approval names none, "
+        "and when the review timer approves for the shop.",
+    )
     legal_excluded_categories: list[Category] | None = Field(
         default=None,
         description="Read-only: may be sent back as read, never shortened.",
@@ -72,5 +78,6 @@ class ReturnPolicyOut(BaseModel):
     auto_refund_unshipped: bool
     fast_refund: bool
     abuse_threshold: AbuseThresholdSchema
+    return_address: ReturnAddress | None
     version: int
     updated_at: datetime | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,7 @@ from returns_service.policies.schemas import (
     ReturnPolicyIn,
     ReturnPolicyOut,
 )
+from returns_service.returns.schemas import ReturnAddress
 from returns_service.rules.eligibility import LEGAL_EXCLUDED_CATEGORIES, check_policy
 from returns_service.rules.facts import AbuseThreshold, ReturnPolicy
 
@@ -50,6 +52,12 @@ async def policy_for_shop(session: AsyncSession, shop_id: str) -> ReturnPolicy:
     return _rules_policy(row if row is not None else DEFAULTS)
 
 
+async def default_return_address(session: AsyncSession, shop_id: str) -> dict[str, Any] | None:
+    """The address the shop's policy names for goods coming back, if it names one."""
+    row = await repository.find_policy(session, shop_id)
+    return dict(row.return_address) if row is not None and row.return_address else None
+
+
 def _view(shop_id: str, row: ShopPolicyRow | None) -> ReturnPolicyOut:
     source: ReturnPolicyIn | ShopPolicyRow = row if row is not None else DEFAULTS
     return ReturnPolicyOut(
@@ -66,6 +74,11 @@ def _view(shop_id: str, row: ShopPolicyRow | None) -> ReturnPolicyOut:
         auto_refund_unshipped=source.auto_refund_unshipped,
         fast_refund=source.fast_refund,
         abuse_threshold=AbuseThresholdSchema(**asdict(_rules_policy(source).abuse_threshold)),
+        return_address=(
+            ReturnAddress(**source.return_address)
+            if isinstance(source, ShopPolicyRow) and source.return_address is not None
+            else None
+        ),
         version=row.version if row is not None else 0,
         updated_at=row.updated_at if row is not None else None,
     )
@@ -123,6 +136,7 @@ async def replace_policy(
     row.fast_refund = body.fast_refund
     row.abuse_threshold_returns = body.abuse_threshold.returns
     row.abuse_threshold_days = body.abuse_threshold.days
+    row.return_address = body.return_address.model_dump() if body.return_address else None
     row.version = current_version + 1
     row.updated_at = utcnow()
     try:

@@ -8,7 +8,7 @@ from returns_service.auth import Caller
 from returns_service.errors import Conflict, Forbidden, RuleViolation, ValidationFailed
 from returns_service.models import ReturnEventRow, ReturnRow
 from returns_service.models.base import utcnow
-from returns_service.policies.service import policy_for_shop
+from returns_service.policies.service import default_return_address, policy_for_shop
 from returns_service.returns import automations
 from returns_service.returns.lifecycle import (
     load_visible_return,
@@ -51,12 +51,18 @@ async def approve_return(
     session: AsyncSession, caller: Caller, return_id: str, body: ApproveBody, if_match: str | None
 ) -> ReturnRow:
     row, target = await _locked_for(session, caller, return_id, Action.APPROVE, if_match)
-    if ReturnType(row.type).goods_travel_back and body.return_address is None:
+    address = (
+        body.return_address.model_dump()
+        if body.return_address
+        else await default_return_address(session, row.shop_id)
+    )
+    if ReturnType(row.type).goods_travel_back and address is None:
         raise ValidationFailed(
-            "approving a return whose goods travel back needs a return_address",
+            "approving a return whose goods travel back needs a return_address "
+            "(or a default one in the shop's return policy)",
             [{"loc": ["body", "return_address"], "msg": "required", "type": "missing"}],
         )
-    row.return_address = body.return_address.model_dump() if body.return_address else None
+    row.return_address = address
     row.instructions = body.instructions
     await move(
         session,
@@ -66,7 +72,7 @@ async def approve_return(
         target=target,
         data={
             "instructions": body.instructions,
-            "return_address_kind": body.return_address.kind if body.return_address else None,
+            "return_address_kind": address["kind"] if address else None,
         },
     )
     return row

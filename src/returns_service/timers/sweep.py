@@ -28,6 +28,7 @@ from returns_service.errors import ServiceError
 from returns_service.idempotency import remove_expired_idempotency_keys
 from returns_service.models import ReturnRow
 from returns_service.models.base import utcnow
+from returns_service.policies.service import default_return_address
 from returns_service.returns.automations import approve_and_refund
 from returns_service.returns.lifecycle import move
 from returns_service.returns.refunds import refund_return
@@ -124,6 +125,9 @@ async def _run_timer(session: AsyncSession, row: ReturnRow) -> None:
         # Review timeout on a refund-only: approved, and paid at once.
         await approve_and_refund(session, row, data)
     else:
+        if action is Action.APPROVE and kind.goods_travel_back:
+            # The merchant never answered: the goods go to the address its policy names.
+            row.return_address = await default_return_address(session, row.shop_id)
         await move(session, row, action, SYSTEM_CALLER, data=data)
 
 
