@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from returns_service import health, openapi_document
-from returns_service.body_limit import BodyLimitMiddleware
 from returns_service.config import Settings, get_settings
 from returns_service.db import create_engine, create_sessionmaker
 from returns_service.http_problems import Problem, install_problem_handlers
@@ -17,7 +16,7 @@ from returns_service.orders.endpoints import router as orders_router
 from returns_service.policies.endpoints import router as policies_router
 from returns_service.relay.endpoints import router as deliveries_router
 from returns_service.relay.worker import start_background_relay
-from returns_service.request_guard import JsonRequestGuard
+from returns_service.request_guard import RequestGuard
 from returns_service.returns.endpoints import router as returns_router
 from returns_service.subscriptions.endpoints import router as subscriptions_router
 from returns_service.timers.sweep import start_sweeping, stop_sweeping
@@ -57,9 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,
     )
     app.state.settings = settings
-    # The last added is the outermost: the body limit applies before the guard buffers a body.
-    app.add_middleware(JsonRequestGuard)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
     for router in (health.router, orders_router, returns_router, policies_router):
         app.include_router(router)

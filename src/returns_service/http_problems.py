@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -143,8 +144,17 @@ async def _http_error(_request: Request, error: Exception) -> JSONResponse:
     elif error.status_code == 415:
         mapped = UnsupportedMediaType("the body must be JSON")
     else:
-        mapped = ServiceError(str(error.detail))
-        mapped.status = error.status_code  # type: ignore[misc]
+        phrase = HTTPStatus(error.status_code).phrase
+        other = type(
+            "HttpError",
+            (ServiceError,),
+            {
+                "status": error.status_code,
+                "code": phrase.lower().replace(" ", "_"),
+                "title": phrase,
+            },
+        )
+        mapped = other(str(error.detail))
     response = problem_response(mapped)
     if error.headers:
         response.headers.update(error.headers)

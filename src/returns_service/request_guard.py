@@ -1,5 +1,13 @@
-"""Refuse what no route can take before any route reads it: bodies that are not JSON, and the
-NUL character anywhere (PostgreSQL text cannot hold it, so it would fail half-way as a 500)."""
+"""Refuse what no route can take before any route reads it.
+
+- bodies over the size limit (413), whether declared by Content-Length or streamed;
+- bodies that are not declared JSON (415), or are not UTF-8 JSON (422);
+- the NUL character anywhere in the path, query or body (422): PostgreSQL text cannot hold
+  it, so it would otherwise fail half-way as a 500.
+
+The body is buffered once (it is at most the limit) and replayed to the app, so a chunked
+upload that crosses the limit half-way is refused before anything acts on it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +16,12 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from returns_service.errors import ServiceError, UnsupportedMediaType, ValidationFailed
+from returns_service.errors import (
+    PayloadTooLarge,
+    ServiceError,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from returns_service.http_problems import problem_response
 
 # A JSON string escape for U+0000: an odd number of backslashes, then u0000. (A raw NUL byte is
@@ -32,49 +45,63 @@ def _nul_refusal(where: str) -> ValidationFailed:
     )
 
 
-class JsonRequestGuard:
-    """415 for a body that is not declared JSON; 422 for a NUL in the path, query or body.
+def _body_refusal(headers: dict[bytes, bytes], body: bytes) -> ServiceError | None:
+    if not body:
+        return None
+    if not _is_json(headers.get(b"content-type")):
+        return UnsupportedMediaType("the body must be JSON (application/json)")
+    if b"\x00" in body:
+        # UTF-8 JSON never holds a zero byte; UTF-16 and UTF-32 JSON always do.
+        return ValidationFailed(
+            "the body must be UTF-8 JSON",
+            [{"loc": ["body"], "msg": "not UTF-8 JSON", "type": "json_invalid"}],
+        )
+    if _ESCAPED_NUL.search(body):
+        return _nul_refusal("body")
+    return None
 
-    Sits inside BodyLimitMiddleware, so the body it buffers is already bounded.
-    """
 
-    def __init__(self, app: ASGIApp) -> None:
+class RequestGuard:
+    """The one place a request's path, query and body are checked before any route."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = dict(scope.get("headers", []))
+        too_large = PayloadTooLarge(f"the body is larger than {self.max_body_bytes} bytes")
+        declared = headers.get(b"content-length", b"")
         refusal: ServiceError | None = None
         if "\x00" in scope["path"]:
             refusal = _nul_refusal("path")
         elif b"\x00" in unquote_to_bytes(scope.get("query_string", b"")):
             refusal = _nul_refusal("query")
+        elif declared.isdigit() and int(declared) > self.max_body_bytes:
+            refusal = too_large
         if refusal is not None:
             await problem_response(refusal)(scope, receive, send)
             return
 
         chunks: list[bytes] = []
+        size = 0
         more_body = True
         while more_body:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
-            chunks.append(message.get("body", b""))
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                await problem_response(too_large)(scope, receive, send)
+                return
+            chunks.append(chunk)
             more_body = message.get("more_body", False)
         body = b"".join(chunks)
-        if body:
-            content_type = dict(scope.get("headers", [])).get(b"content-type")
-            if not _is_json(content_type):
-                refusal = UnsupportedMediaType("the body must be JSON (application/json)")
-            elif b"\x00" in body:
-                # UTF-8 JSON never holds a zero byte; UTF-16 and UTF-32 JSON always do.
-                refusal = ValidationFailed(
-                    "the body must be UTF-8 JSON",
-                    [{"loc": ["body"], "msg": "not UTF-8 JSON", "type": "json_invalid"}],
-                )
-            elif _ESCAPED_NUL.search(body):
-                refusal = _nul_refusal("body")
+        refusal = _body_refusal(headers, body)
         if refusal is not None:
             await problem_response(refusal)(scope, receive, send)
             return

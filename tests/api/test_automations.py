@@ -82,6 +82,19 @@ async def test_auto_refund_unshipped_does_not_touch_a_shipped_order(scenario: Sc
     assert created["status"] == "requested"
 
 
+async def test_auto_refund_unshipped_leaves_a_flagged_buyer_to_the_merchant(
+    scenario: Scenario,
+) -> None:
+    await set_policy(
+        scenario, auto_refund_unshipped=True, abuse_threshold={"returns": 1, "days": 30}
+    )
+    first = _created(await scenario.apply(await scenario.order(**UNSHIPPED), type="refund_only"))
+    second = _created(await scenario.apply(await scenario.order(**UNSHIPPED), type="refund_only"))
+    assert (first["buyer_flagged"], first["status"]) == (False, "refunded")
+    assert (second["buyer_flagged"], second["status"]) == (True, "requested")
+    assert await _system_moves(scenario, second["id"]) == []
+
+
 # --- fast_refund -----------------------------------------------------------------------------
 
 

@@ -54,7 +54,8 @@ async def after_application(
     """Refund a new refund-only return at once when the policy says so."""
     if row.type != ReturnType.REFUND_ONLY.value or row.status != ReturnStatus.REQUESTED.value:
         return
-    if policy.auto_refund_unshipped and order.shipped_at is None:
+    # Flagged buyers get a person's review, never an automatic refund (DOMAIN.md, abuse).
+    if policy.auto_refund_unshipped and order.shipped_at is None and not row.buyer_flagged:
         await approve_and_refund(session, row, {"automation": AUTO_REFUND_UNSHIPPED})
     elif await _fast_refund_allowed(session, row, policy):
         await approve_and_refund(session, row, {"automation": FAST_REFUND})

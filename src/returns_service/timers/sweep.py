@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -140,8 +141,9 @@ async def _act_on(sessionmaker: Sessionmaker, due: _Due, now: datetime) -> bool:
                 if row is None:
                     return False
                 await _run_timer(session, row)
-        except (ServiceError, ValueError) as refusal:
-            # The state table or the money rules refuse: leave the return for a person to see.
+        except (ServiceError, ValueError, DBAPIError) as refusal:
+            # The state table or the money rules refuse, or the database gave up on this row
+            # (lock timeout, deadlock): leave it for the next pass; the others still run.
             logger.warning(
                 "deadline of return %s not acted on: %s: %s",
                 due.id,
