@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     relay_concurrency: int = Field(default=16, ge=1)
     # Retry-After beyond this is not waited for longer than this.
     relay_max_retry_after_seconds: float = 86400.0
+    # Webhooks go to public addresses only: URLs on loopback, private, link-local, ... hosts
+    # are refused when subscribed, and the relay refuses to connect to a host that resolves to
+    # one. True only for tests and local development against a receiver on 127.0.0.1.
+    webhook_allow_private_targets: bool = False
     log_level: str = "INFO"
 
 

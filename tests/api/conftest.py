@@ -21,6 +21,7 @@ def test_settings(database: Database, **overrides: object) -> Settings:
         "sweep_interval_seconds": 0,
         "relay_interval_seconds": 0,
         "database_pool_size": 40,
+        "webhook_allow_private_targets": True,  # the test receivers listen on 127.0.0.1
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

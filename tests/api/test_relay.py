@@ -329,6 +329,7 @@ async def test_the_relay_command_makes_one_pass(database: Database) -> None:
                 **os.environ,
                 "RETURNS_DATABASE_URL": database.url,
                 "RETURNS_LOG_LEVEL": "WARNING",
+                "RETURNS_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
             },
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

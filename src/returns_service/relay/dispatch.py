@@ -42,6 +42,9 @@ class Outcome:
     status_code: int | None = None
     error: str | None = None
     retry_after_seconds: float | None = None
+    # Trying again cannot help (the URL's host is not a public address): parked at once; an
+    # operator may replay it once the subscriber has fixed its DNS.
+    permanent: bool = False
 
     @property
     def delivered(self) -> bool:
@@ -171,7 +174,7 @@ async def record_outcome(
     elif outcome.gone:
         row.status = CANCELLED
         await _disable_subscription(session, row.subscription_id, now)
-    elif row.attempts >= settings.relay_max_attempts:
+    elif outcome.permanent or row.attempts >= settings.relay_max_attempts:
         row.status = PARKED
     else:
         delay = retry_delay(

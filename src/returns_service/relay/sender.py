@@ -10,6 +10,7 @@ from standardwebhooks.webhooks import Webhook
 
 from returns_service.relay.backoff import retry_after_seconds
 from returns_service.relay.dispatch import Claim, Outcome
+from returns_service.relay.guard import TargetRefused
 
 USER_AGENT = "returns-service-webhooks/1"
 _ERROR_SNIPPET_BYTES = 300
@@ -44,6 +45,8 @@ async def send(client: httpx.AsyncClient, claim: Claim, timeout_seconds: float) 
                             break
     except TimeoutError:
         return Outcome(error=f"no answer within {timeout_seconds:g}s")
+    except TargetRefused as error:
+        return Outcome(error=str(error), permanent=True)
     except (httpx.HTTPError, OSError) as error:
         return Outcome(error=f"{type(error).__name__}: {error}")
     if response.is_success:

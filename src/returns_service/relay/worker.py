@@ -24,6 +24,7 @@ from returns_service.config import Settings
 from returns_service.models.base import utcnow
 from returns_service.relay import dispatch
 from returns_service.relay.dispatch import Claim
+from returns_service.relay.guard import public_only_transport
 from returns_service.relay.sender import send
 
 logger = logging.getLogger(__name__)
@@ -44,11 +45,15 @@ class RelayReport:
 
 
 def http_client(settings: Settings) -> httpx.AsyncClient:
+    """The relay's client: no redirects, no proxies from the environment, and (unless
+    RETURNS_WEBHOOK_ALLOW_PRIVATE_TARGETS) connections to public addresses only."""
+    limits = httpx.Limits(max_connections=settings.relay_concurrency * 2)
     return httpx.AsyncClient(
         timeout=httpx.Timeout(settings.relay_timeout_seconds),
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=settings.relay_concurrency * 2),
+        limits=limits,
         trust_env=False,
+        transport=None if settings.webhook_allow_private_targets else public_only_transport(limits),
     )
 
 

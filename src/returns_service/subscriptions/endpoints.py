@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from returns_service.auth import CurrentCaller
+from returns_service.config import Settings
 from returns_service.db import Session, TransactionalRoute
 from returns_service.http_problems import problem_responses
 from returns_service.subscriptions import service
@@ -29,11 +30,20 @@ router = APIRouter(
     responses=problem_responses(403, 404),
 )
 async def create_webhook_subscription(
-    body: WebhookSubscriptionIn, caller: CurrentCaller, session: Session, response: Response
+    body: WebhookSubscriptionIn,
+    caller: CurrentCaller,
+    session: Session,
+    request: Request,
+    response: Response,
 ) -> WebhookSubscriptionCreated:
     """Subscribe a URL to events (merchant: its shop; platform: a shop or all); the answer
-    shows the signing secret, once."""
-    created = await service.create_subscription(session, caller, body)
+    shows the signing secret, once. A URL whose host is not public (localhost, a loopback,
+    private, link-local, multicast, reserved or unspecified IP) is refused: 422
+    `validation_error`, its `errors` naming `url`."""
+    settings: Settings = request.app.state.settings
+    created = await service.create_subscription(
+        session, caller, body, allow_private_targets=settings.webhook_allow_private_targets
+    )
     response.headers["Location"] = f"/v1/webhook-subscriptions/{created.id}"
     return created
 

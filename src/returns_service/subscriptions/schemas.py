@@ -25,7 +25,12 @@ EventPattern = Annotated[
 class WebhookSubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: HttpUrl = Field(description="Where events are POSTed (http or https).")
+    url: HttpUrl = Field(
+        description="Where events are POSTed (http or https). Public hosts only: localhost "
+        "and loopback, private, link-local, multicast, reserved or unspecified IP addresses "
+        "(IPv4, IPv6, IPv4-mapped) are refused with 422 validation_error; a name that "
+        "resolves to one is refused when the event is sent (the delivery is parked)."
+    )
     events: list[EventPattern] = Field(min_length=1, max_length=32, examples=[["return.*"]])
     shop_id: Identifier | None = Field(
         default=None,

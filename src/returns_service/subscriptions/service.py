@@ -23,6 +23,7 @@ from returns_service.subscriptions.schemas import (
     WebhookSubscriptionOut,
     WebhookSubscriptionPage,
 )
+from returns_service.subscriptions.targets import host_refusal
 
 SUBSCRIBERS = (Role.MERCHANT, Role.PLATFORM)
 SECRET_PREFIX = "whsec_"
@@ -59,8 +60,27 @@ def subscription_view(row: WebhookSubscriptionRow) -> WebhookSubscriptionOut:
     )
 
 
+def refuse_private_target(body: WebhookSubscriptionIn) -> None:
+    """422 validation_error when the URL's host is this host or a non-public IP literal.
+
+    Names are not resolved here (the answer may change, and a lookup would slow the request
+    down): the relay vets what a name resolves to each time it connects.
+    """
+    reason = host_refusal(body.url.host or "")
+    if reason is not None:
+        message = f"webhooks are sent to public addresses only: {reason}"
+        raise ValidationFailed(
+            f"the url is not a public address: {reason}",
+            [{"loc": ["body", "url"], "msg": message, "type": "value_error"}],
+        )
+
+
 async def create_subscription(
-    session: AsyncSession, caller: Caller, body: WebhookSubscriptionIn
+    session: AsyncSession,
+    caller: Caller,
+    body: WebhookSubscriptionIn,
+    *,
+    allow_private_targets: bool = False,
 ) -> WebhookSubscriptionCreated:
     """Subscribe; the answer is the only place the signing secret is ever shown."""
     caller.require(*SUBSCRIBERS)
@@ -69,6 +89,8 @@ async def create_subscription(
         if shop_id not in (None, caller.shop_id):
             raise NotFound(f"no shop {shop_id}")
         shop_id = caller.shop_id
+    if not allow_private_targets:
+        refuse_private_target(body)
     now = utcnow()
     row = WebhookSubscriptionRow(
         id=str(uuid.uuid4()),
