@@ -97,7 +97,10 @@ async def test_a_batch_receives_refunds_and_rejects(scenario: Scenario) -> None:
         )
         assert ok.status_code == 200, ok.text
         sent = await scenario.act(
-            created["id"], "ship", scenario.buyer, {"carrier": "SF", "tracking_number": "SF9"}
+            created["id"],
+            "ship",
+            scenario.buyer,
+            {"carrier": "SF", "tracking_number": f"SF9{len(shipped)}"},  # a parcel each
         )
         assert sent.status_code == 200, sent.text
         shipped.append(created["id"])

@@ -510,7 +510,9 @@ async def _received_return(scenario: Scenario, order_id: str, reason: str) -> st
     assert created.status_code == 201, created.text
     return_id: str = created.json()["id"]
     await scenario.act(return_id, "approve", scenario.merchant, {"return_address": ADDRESS})
-    await scenario.act(return_id, "ship", scenario.buyer, SHIPMENT)
+    # A parcel carries one return: each of an order's returns travels in its own.
+    parcel = {**SHIPMENT, "tracking_number": f"SF{return_id[:8]}"}
+    await scenario.act(return_id, "ship", scenario.buyer, parcel)
     received = await scenario.act(return_id, "receive", scenario.merchant, {"inspection": "passed"})
     assert received.status_code == 200, received.text
     return return_id

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from httpx import Response
+import pytest
+from httpx import AsyncClient, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 from standardwebhooks.webhooks import Webhook
 
 from returns_service.models import CarrierDeliveryRow
+from tests.api.conftest import test_settings as settings_for
+from tests.api.live_server import serve
 from tests.api.scenario import ADDRESS, PROBLEM, TEST_LOGISTICS_SECRET, Scenario, unique
 from tests.conftest import Database
 
@@ -20,9 +25,11 @@ URL = "/v1/webhooks/logistics"
 OTHER_SECRET = "whsec_b3RoZXItc2VjcmV0LW5vdC10aGUtbG9naXN0aWNzLW9uZQ=="
 
 
-def carrier_event(tracking_number: str, event: str, occurred_at: datetime) -> dict[str, Any]:
+def carrier_event(
+    tracking_number: str, event: str, occurred_at: datetime, *, carrier: str = "SF"
+) -> dict[str, Any]:
     return {
-        "carrier": "SF",
+        "carrier": carrier,
         "tracking_number": tracking_number,
         "event": event,
         "occurred_at": occurred_at.isoformat(),
@@ -343,7 +350,9 @@ async def test_a_refused_outbound_parcel_refunds_the_open_refund_only_return(
     requested = applied.json()
     assert requested["status"] == "requested"
 
-    response = await report(scenario, carrier_event(parcel, "refused", datetime.now(UTC)))
+    response = await report(
+        scenario, carrier_event(parcel, "refused", datetime.now(UTC), carrier="YTO")
+    )
 
     assert response.status_code == 200, response.text
     assert response.json()["matched_returns"] == [requested["id"]]
@@ -370,7 +379,7 @@ async def test_a_parcel_back_at_the_sender_refunds_an_approved_refund_only_retur
     assert approved.status_code == 200, approved.text
 
     response = await report(
-        scenario, carrier_event(parcel, "returned_to_sender", datetime.now(UTC))
+        scenario, carrier_event(parcel, "returned_to_sender", datetime.now(UTC), carrier="YTO")
     )
 
     assert response.status_code == 200, response.text
@@ -389,7 +398,9 @@ async def test_a_refusal_of_a_delivered_order_refunds_nothing(scenario: Scenario
     applied = await scenario.apply(order_id, type="refund_only", reason="quality_defect")
     assert applied.status_code == 201, applied.text
 
-    response = await report(scenario, carrier_event(parcel, "refused", datetime.now(UTC)))
+    response = await report(
+        scenario, carrier_event(parcel, "refused", datetime.now(UTC), carrier="YTO")
+    )
 
     assert response.status_code == 200, response.text
     current = (await scenario.get(applied.json()["id"])).json()
@@ -409,3 +420,157 @@ async def test_the_webhook_is_documented_as_signed_not_bearer(scenario: Scenario
     headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
     assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
     assert {"200", "401", "422"} <= set(operation["responses"])
+
+
+async def test_an_event_of_another_carrier_with_the_same_number_reaches_no_return(
+    scenario: Scenario, database: Database
+) -> None:
+    shipped, tracking_number = await shipped_return(scenario)
+    delivered_at = datetime.now(UTC).replace(microsecond=0)
+
+    response = await report(
+        scenario,
+        carrier_event(tracking_number, "delivered", delivered_at, carrier="YTO"),
+        webhook_id="msg_other_carrier",
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["matched_returns"] == []
+    current = (await scenario.get(shipped["id"])).json()
+    assert (current["version"], current["shipment"]["status"]) == (shipped["version"], "shipped")
+    assert current["deadline"] is None  # no receive clock started
+    assert carrier_events(await scenario.events(shipped["id"])) == []
+    [receipt] = await receipts(database)
+    assert (receipt.carrier, receipt.matched) == ("YTO", False)
+
+
+async def test_carrier_and_tracking_number_match_whatever_their_case_and_spacing(
+    scenario: Scenario,
+) -> None:
+    shipped, tracking_number = await shipped_return(scenario)
+
+    response = await report(
+        scenario,
+        carrier_event(tracking_number.lower(), "delivered", datetime.now(UTC), carrier=" sf "),
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["matched_returns"] == [shipped["id"]]
+    current = (await scenario.get(shipped["id"])).json()
+    assert current["shipment"]["status"] == "delivered"
+
+
+async def test_a_tracking_number_is_stored_upper_cased(scenario: Scenario) -> None:
+    created = await scenario.open_return()
+    approved = await scenario.act(
+        created["id"], "approve", scenario.merchant, {"return_address": ADDRESS}
+    )
+    assert approved.status_code == 200, approved.text
+    number = unique("sf").replace("-", "")
+
+    shipped = await scenario.act(
+        created["id"], "ship", scenario.buyer, {"carrier": "SF", "tracking_number": number}
+    )
+
+    assert shipped.status_code == 200, shipped.text
+    assert shipped.json()["shipment"]["tracking_number"] == number.upper()
+    [ship_event] = [e for e in await scenario.events(created["id"]) if e["type"] == "ship"]
+    assert ship_event["data"]["tracking_number"] == number.upper()
+
+
+async def test_a_refusal_reported_by_another_carrier_settles_nothing(scenario: Scenario) -> None:
+    parcel = unique("YT").replace("-", "")
+    order_id = await scenario.order(delivered_days_ago=None, carrier="YTO", tracking_number=parcel)
+    applied = await scenario.apply(order_id, type="refund_only", reason="not_received")
+    assert applied.status_code == 201, applied.text
+
+    response = await report(scenario, carrier_event(parcel, "refused", datetime.now(UTC)))
+
+    assert response.status_code == 200, response.text
+    assert response.json()["matched_returns"] == []
+    current = (await scenario.get(applied.json()["id"])).json()
+    assert (current["status"], current["version"]) == ("requested", applied.json()["version"])
+    assert current["refund"] is None
+
+
+async def test_a_parcel_carrying_an_open_return_cannot_carry_a_second_one(
+    scenario: Scenario,
+) -> None:
+    first, tracking_number = await shipped_return(scenario)
+    second = await scenario.open_return()
+    approved = await scenario.act(
+        second["id"], "approve", scenario.merchant, {"return_address": ADDRESS}
+    )
+    assert approved.status_code == 200, approved.text
+
+    same_parcel = await scenario.act(
+        second["id"],
+        "ship",
+        scenario.buyer,
+        {"carrier": "sf ", "tracking_number": tracking_number.lower()},
+    )
+
+    assert same_parcel.status_code == 409, same_parcel.text
+    assert same_parcel.headers["content-type"] == PROBLEM
+    problem = same_parcel.json()
+    assert problem["code"] == "conflict"
+    assert "only one return" in problem["detail"]
+    assert first["id"] not in problem["detail"]  # another buyer's return stays unnamed
+    current = (await scenario.get(second["id"])).json()
+    assert (current["status"], current["version"]) == ("approved", approved.json()["version"])
+    assert current["shipment"] is None
+    # Another carrier's parcel with the same number is another parcel.
+    other_carrier = await scenario.act(
+        second["id"], "ship", scenario.buyer, {"carrier": "YTO", "tracking_number": tracking_number}
+    )
+    assert other_carrier.status_code == 200, other_carrier.text
+
+
+async def test_a_parcel_of_a_return_that_ended_may_carry_another(scenario: Scenario) -> None:
+    first, tracking_number = await shipped_return(scenario)
+    received = await scenario.act(
+        first["id"], "receive", scenario.merchant, {"inspection": "passed", "deductions": []}
+    )
+    assert received.status_code == 200, received.text
+    refunded = await scenario.act(first["id"], "refund", scenario.merchant, {})
+    assert refunded.status_code == 200, refunded.text
+    second = await scenario.open_return()
+    approved = await scenario.act(
+        second["id"], "approve", scenario.merchant, {"return_address": ADDRESS}
+    )
+    assert approved.status_code == 200, approved.text
+
+    shipped = await scenario.act(
+        second["id"], "ship", scenario.buyer, {"carrier": "SF", "tracking_number": tracking_number}
+    )
+
+    assert shipped.status_code == 200, shipped.text
+
+
+@pytest.fixture
+async def live(database: Database) -> AsyncIterator[Scenario]:
+    """A scenario whose client talks to a real server over TCP, so requests truly race."""
+    with serve(settings_for(database, database_pool_size=20)) as base_url:
+        async with AsyncClient(base_url=base_url, timeout=60.0) as http:
+            yield Scenario(http)
+
+
+async def test_of_returns_shipping_in_one_parcel_at_once_exactly_one_ships(
+    live: Scenario,
+) -> None:
+    approved = []
+    for _ in range(6):
+        created = await live.open_return()
+        response = await live.act(
+            created["id"], "approve", live.merchant, {"return_address": ADDRESS}
+        )
+        assert response.status_code == 200, response.text
+        approved.append(created["id"])
+    parcel = {"carrier": "SF", "tracking_number": unique("SF").replace("-", "")}
+
+    answers = await asyncio.gather(
+        *(live.act(return_id, "ship", live.buyer, parcel) for return_id in approved)
+    )
+
+    assert Counter(answer.status_code for answer in answers) == {200: 1, 409: 5}
+    assert {a.json()["code"] for a in answers if a.status_code == 409} == {"conflict"}

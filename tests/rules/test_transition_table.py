@@ -68,6 +68,8 @@ CONTRACT: dict[Action, tuple[Move, ...]] = {
     A.EXTEND: (Move(S.SHIPPED, S.SHIPPED, frozenset({R.MERCHANT, R.PLATFORM}), GOODS_BACK),),
     A.CLOSE: (
         Move(S.APPROVED, S.CLOSED, frozenset({R.SYSTEM})),
+        # A timer's or fast refund's refund of a shipped return that would pay 0.
+        Move(S.SHIPPED, S.CLOSED, frozenset({R.SYSTEM}), GOODS_BACK),
         Move(S.REJECTED, S.CLOSED, frozenset({R.SYSTEM})),
     ),
 }

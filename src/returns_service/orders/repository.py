@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -12,10 +12,11 @@ from returns_service.models import OrderRow
 async def find_order(
     session: AsyncSession, order_id: str, *, for_update: bool = False
 ) -> OrderRow | None:
-    """The order with this id, its lines loaded; locked for the transaction when asked.
+    """The order with this id in whichever shop holds it, its lines loaded; locked for the
+    transaction when asked.
 
-    Applications lock the order so that simultaneous returns of one order are decided one
-    after the other and can never hold more units than were bought.
+    The API names an order by its id alone, and registration keeps one shop per id; use
+    find_order_of_shop wherever the shop is known (a return's order, a merchant's order).
     """
     statement = (
         select(OrderRow)
@@ -27,3 +28,37 @@ async def find_order(
     if for_update:
         statement = statement.with_for_update()
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def find_order_of_shop(
+    session: AsyncSession, shop_id: str, order_id: str, *, for_update: bool = False
+) -> OrderRow | None:
+    """The order of this shop with this id, its lines loaded; locked for the transaction when
+    asked.
+
+    Applications and refunds lock the order so that simultaneous returns of one order are
+    decided one after the other and can never hold more units, or refund more money, than
+    the order had.
+    """
+    statement = (
+        select(OrderRow)
+        .where(OrderRow.shop_id == shop_id, OrderRow.id == order_id)
+        .options(selectinload(OrderRow.lines))
+    )
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def lock_order_id(session: AsyncSession, order_id: str) -> None:
+    """Make registrations of this order id, in any shop, wait for each other until commit.
+
+    Orders are keyed (shop_id, id), so two first registrations of one id for two shops would
+    both insert, and no row exists yet for FOR UPDATE to lock. On PostgreSQL a transaction
+    advisory lock on the id stands in for that row; SQLite serializes writers already.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"order:{order_id}"}
+    )

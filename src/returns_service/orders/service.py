@@ -15,6 +15,7 @@ from returns_service.orders import repository
 from returns_service.orders.schemas import OrderIn, OrderLineOut, OrderOut
 from returns_service.returns import repository as returns_repository
 from returns_service.rules.facts import Order, OrderLine
+from returns_service.rules.parcels import tracking_key
 from returns_service.rules.vocabulary import Role
 
 
@@ -74,8 +75,16 @@ def order_view(row: OrderRow, held: Mapping[str, int]) -> OrderOut:
 async def load_visible_order(
     session: AsyncSession, caller: Caller, order_id: str, *, for_update: bool = False
 ) -> OrderRow:
-    """The order if the caller may see it; otherwise 404, whether or not it exists."""
-    row = await repository.find_order(session, order_id, for_update=for_update)
+    """The order if the caller may see it; otherwise 404, whether or not it exists.
+
+    A merchant's order is looked up in its own shop only.
+    """
+    if caller.role is Role.MERCHANT and caller.shop_id is not None:
+        row = await repository.find_order_of_shop(
+            session, caller.shop_id, order_id, for_update=for_update
+        )
+    else:
+        row = await repository.find_order(session, order_id, for_update=for_update)
     if row is None or not caller.can_see_order(row.shop_id, row.buyer_id):
         raise NotFound(f"no order {order_id}")
     return row
@@ -126,6 +135,9 @@ async def register_order(
     """Create or update the order snapshot; answer it and whether it was created."""
     caller.require(Role.STOREFRONT, Role.PLATFORM)
     now = utcnow()
+    # The id is global in the API: registrations of one id for two shops queue here, so the
+    # second finds the first's order and is refused rather than inserted beside it.
+    await repository.lock_order_id(session, order_id)
     row = await repository.find_order(session, order_id, for_update=True)
     created = row is None
     if row is None:
@@ -150,7 +162,8 @@ async def register_order(
     row.shipping_insurance = body.shipping_insurance
     row.buyer_region = body.buyer_region
     row.carrier = body.carrier
-    row.tracking_number = body.tracking_number
+    # Stored as carrier events are matched on it (rules.parcels.tracking_key).
+    row.tracking_number = tracking_key(body.tracking_number) if body.tracking_number else None
     row.updated_at = now
     if _line_snapshot(row.lines) != _line_snapshot(_new_lines(order_id, body)):
         row.lines.clear()

@@ -9,7 +9,7 @@ from returns_service.errors import Conflict, Forbidden, RuleViolation, Validatio
 from returns_service.models import ReturnEventRow, ReturnRow
 from returns_service.models.base import utcnow
 from returns_service.policies.service import default_return_address, policy_for_shop
-from returns_service.returns import automations
+from returns_service.returns import automations, repository
 from returns_service.returns.lifecycle import (
     load_visible_return,
     move,
@@ -31,6 +31,7 @@ from returns_service.returns.timeline import record_event
 from returns_service.rules.deadlines import receive_deadline
 from returns_service.rules.facts import Deduction
 from returns_service.rules.money import DeductionsExceedRefundable, apply_deductions
+from returns_service.rules.parcels import carrier_key, same_parcel, tracking_key
 from returns_service.rules.transitions import arbitration_target, roles_for
 from returns_service.rules.vocabulary import Action, ReturnStatus, ReturnType, Role
 from returns_service.versions import check_version
@@ -102,12 +103,29 @@ async def cancel_return(
     return row
 
 
+async def _refuse_a_parcel_in_use(
+    session: AsyncSession, row: ReturnRow, carrier: str, tracking_number: str
+) -> None:
+    """A parcel carries one return: its delivery starts that return's receive clock (and then
+    its refund), so a number another open return ships under would start two."""
+    await repository.lock_parcel(session, carrier_key(carrier), tracking_number)
+    others = await repository.open_returns_shipped_with(session, tracking_number, other_than=row)
+    if any(same_parcel(other_carrier, carrier) for _, other_carrier in others):
+        raise Conflict(
+            f"the parcel {carrier} {tracking_number} already carries another return that has "
+            "not ended; a parcel can carry only one return"
+        )
+
+
 async def ship_return(
     session: AsyncSession, caller: Caller, return_id: str, body: ShipmentBody, if_match: str | None
 ) -> ReturnRow:
     row, target = await _locked_for(session, caller, return_id, Action.SHIP, if_match)
+    # Carrier events find the return by carrier and tracking number together (webhooks).
+    tracking_number = tracking_key(body.tracking_number)
+    await _refuse_a_parcel_in_use(session, row, body.carrier, tracking_number)
     row.shipment_carrier = body.carrier
-    row.shipment_tracking_number = body.tracking_number
+    row.shipment_tracking_number = tracking_number
     row.shipped_at = utcnow()
     row.shipment_status = "shipped"
     await move(
@@ -116,7 +134,7 @@ async def ship_return(
         Action.SHIP,
         caller,
         target=target,
-        data={"carrier": body.carrier, "tracking_number": body.tracking_number},
+        data={"carrier": body.carrier, "tracking_number": tracking_number},
     )
     await automations.after_shipping(session, row)
     return row

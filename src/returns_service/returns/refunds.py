@@ -14,8 +14,10 @@ from returns_service.orders import repository as orders_repository
 from returns_service.orders.service import order_facts
 from returns_service.returns import repository
 from returns_service.returns.lifecycle import move, target_of
-from returns_service.rules.money import RefundExceedsRefundable, settle_refund
-from returns_service.rules.vocabulary import Action, ReturnStatus
+from returns_service.rules.money import RefundExceedsRefundable, refund_ceiling, settle_refund
+from returns_service.rules.vocabulary import Action, ReturnStatus, Role
+
+NOTHING_TO_REFUND = "nothing_to_refund"
 
 
 def refund_reference(row: ReturnRow) -> str:
@@ -37,14 +39,24 @@ async def refund_return(
 
     The order is locked too, so that refunds of two returns of one order are summed one
     after the other and together never pass what the order paid.
+
+    A refund of nothing is no refund: no payment reference is ever made for 0. A person who
+    asks for one is refused (`nothing_to_refund`); the system, acting on a timer or an
+    automation, closes the return instead, saying why on the timeline.
     """
     target = target or target_of(row, action, actor)
-    order = await orders_repository.find_order(session, row.order_id, for_update=True)
+    order = await orders_repository.find_order_of_shop(
+        session, row.shop_id, row.order_id, for_update=True
+    )
     if order is None:
         raise NotFound(f"the order {row.order_id} of this return is gone")
+    facts = order_facts(order)
     already = await repository.refunded_on_order(session, row.shop_id, row.order_id)
+    if refund_ceiling(row.refund_amount, facts, already) == 0:
+        await _nothing_to_refund(session, row, actor, already, data)
+        return
     try:
-        amount = settle_refund(requested, row.refund_amount, order_facts(order), already)
+        amount = settle_refund(requested, row.refund_amount, facts, already)
     except RefundExceedsRefundable as refusal:
         raise RuleViolation(
             "the refund is larger than what may be refunded",
@@ -68,5 +80,44 @@ async def refund_return(
             "currency": row.currency,
             "method": "original_payment",
             "reference": row.refund_reference,
+        },
+    )
+
+
+async def _nothing_to_refund(
+    session: AsyncSession,
+    row: ReturnRow,
+    actor: Caller,
+    refunded_on_order: int,
+    data: dict[str, Any] | None,
+) -> None:
+    if row.refund_amount == 0:
+        why = "the return refunds nothing (its deductions took it all, or it is not paid in money)"
+    elif refunded_on_order > 0:
+        why = "its order was refunded in full already"
+    else:
+        why = "its order paid nothing"
+    if actor.role is not Role.SYSTEM:
+        raise RuleViolation(
+            f"there is nothing to refund: {why}",
+            [
+                {
+                    "rule": NOTHING_TO_REFUND,
+                    "message": f"{why}; end the return without money instead (reject it, "
+                    "or decide an arbitration for the merchant)",
+                }
+            ],
+        )
+    await move(
+        session,
+        row,
+        Action.CLOSE,
+        actor,
+        data={
+            **(data or {}),
+            "outcome": NOTHING_TO_REFUND,
+            "note": f"closed instead of refunded: {why}",
+            "refundable": row.refund_amount,
+            "refunded_on_order": refunded_on_order,
         },
     )

@@ -6,14 +6,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy import Select, and_, func, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from returns_service.models import OrderRow, ReturnEventRow, ReturnItemRow, ReturnRow
-from returns_service.rules.vocabulary import RELEASED_STATUSES, ReturnStatus
+from returns_service.rules.vocabulary import RELEASED_STATUSES, TERMINAL_STATUSES, ReturnStatus
 
 _RELEASED = [status.value for status in RELEASED_STATUSES]
+_TERMINAL = [status.value for status in TERMINAL_STATUSES]
 
 
 async def find_return(
@@ -64,6 +65,33 @@ async def lock_many(
             .order_by(OrderRow.shop_id, OrderRow.id)
             .with_for_update()
         )
+
+
+async def lock_parcel(session: AsyncSession, carrier_key: str, tracking_key: str) -> None:
+    """Make returns shipping with this parcel wait for each other until commit.
+
+    Each ship locks only its own return; on PostgreSQL this advisory lock makes two returns
+    naming one parcel at once check one after the other. SQLite serializes writers already.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+        {"key": f"parcel:{carrier_key}:{tracking_key}"},
+    )
+
+
+async def open_returns_shipped_with(
+    session: AsyncSession, tracking_number: str, *, other_than: ReturnRow
+) -> Sequence[tuple[str, str | None]]:
+    """(id, carrier) of the returns, other than this one and not ended, whose goods travel
+    back under this (stored, normalised) tracking number, in any shop."""
+    statement = select(ReturnRow.id, ReturnRow.shipment_carrier).where(
+        ReturnRow.shipment_tracking_number == tracking_number,
+        ReturnRow.status.not_in(_TERMINAL),
+        or_(ReturnRow.shop_id != other_than.shop_id, ReturnRow.id != other_than.id),
+    )
+    return [(return_id, carrier) for return_id, carrier in await session.execute(statement)]
 
 
 async def units_held(session: AsyncSession, shop_id: str, order_id: str) -> dict[str, int]:

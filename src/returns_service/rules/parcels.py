@@ -34,6 +34,22 @@ _REFUSAL_EVENTS = frozenset({ParcelEvent.REFUSED, ParcelEvent.RETURNED_TO_SENDER
 _OPEN_STATUSES = frozenset({ReturnStatus.REQUESTED, ReturnStatus.APPROVED})
 
 
+def carrier_key(carrier: str) -> str:
+    """A carrier's name as parcels are matched on it: trimmed and case-folded ("SF " is "sf")."""
+    return carrier.strip().casefold()
+
+
+def tracking_key(tracking_number: str) -> str:
+    """A tracking number as it is stored and matched: trimmed and upper-cased."""
+    return tracking_number.strip().upper()
+
+
+def same_parcel(carrier: str | None, other_carrier: str) -> bool:
+    """Whether two carrier names, once normalised, name the same carrier (a parcel is
+    identified by carrier and tracking number together). No carrier matches none."""
+    return carrier is not None and carrier_key(carrier) == carrier_key(other_carrier)
+
+
 def advances(shipment_status: str | None, event: ParcelEvent) -> bool:
     """Whether the event moves a parcel that is at `shipment_status` further along.
 

@@ -48,8 +48,10 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Action.ARBITRATE, S.ARBITRATION, S.REFUNDED, frozenset({Role.PLATFORM})),
     # The platform may do anything a merchant may (DOMAIN.md), extending included.
     Transition(Action.EXTEND, S.SHIPPED, S.SHIPPED, _REVIEWERS, _GOODS_BACK),
-    # The buyer never shipped, or never escalated a rejection.
+    # The buyer never shipped, or never escalated a rejection; or, from approved and shipped,
+    # a refund the system was to pay came to nothing (returns.refunds).
     Transition(Action.CLOSE, S.APPROVED, S.CLOSED, _SYSTEM),
+    Transition(Action.CLOSE, S.SHIPPED, S.CLOSED, _SYSTEM, _GOODS_BACK),
     Transition(Action.CLOSE, S.REJECTED, S.CLOSED, _SYSTEM),
 )
 

@@ -1,4 +1,5 @@
-"""SQL for carrier webhooks: their receipts, and the returns a tracking number reaches."""
+"""SQL for carrier webhooks: their receipts, and the returns a parcel (carrier and tracking
+number) reaches."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from returns_service.models import CarrierDeliveryRow, OrderRow, ReturnRow
+from returns_service.rules.parcels import same_parcel, tracking_key
 from returns_service.rules.vocabulary import TERMINAL_STATUSES, ReturnType
 
 _TERMINAL = [status.value for status in TERMINAL_STATUSES]
@@ -66,31 +68,39 @@ async def record_matches(
     await session.execute(statement)
 
 
-async def returns_shipped_with(session: AsyncSession, tracking_number: str) -> Sequence[str]:
-    """Ids of the returns whose goods travel back in this parcel."""
+async def returns_shipped_with(
+    session: AsyncSession, carrier: str, tracking_number: str
+) -> Sequence[str]:
+    """Ids of the returns whose goods travel back in this parcel: the tracking number (stored
+    normalised) and the carrier (compared normalised) both match."""
     statement = (
-        select(ReturnRow.id)
-        .where(ReturnRow.shipment_tracking_number == tracking_number)
+        select(ReturnRow.id, ReturnRow.shipment_carrier)
+        .where(ReturnRow.shipment_tracking_number == tracking_key(tracking_number))
         .order_by(ReturnRow.id)
     )
-    return (await session.execute(statement)).scalars().all()
+    rows = await session.execute(statement)
+    return [return_id for return_id, shipped_by in rows if same_parcel(shipped_by, carrier)]
 
 
 async def refund_only_returns_of_parcel(
-    session: AsyncSession, tracking_number: str
+    session: AsyncSession, carrier: str, tracking_number: str
 ) -> Sequence[str]:
-    """Ids of the refund-only returns, not yet ended, of the orders sent out in this parcel."""
+    """Ids of the refund-only returns, not yet ended, of the orders sent out in this parcel.
+
+    An order registered without a carrier names no parcel an event can be matched to.
+    """
     statement = (
-        select(ReturnRow.id)
+        select(ReturnRow.id, OrderRow.carrier)
         .join(
             OrderRow,
             and_(OrderRow.shop_id == ReturnRow.shop_id, OrderRow.id == ReturnRow.order_id),
         )
         .where(
-            OrderRow.tracking_number == tracking_number,
+            OrderRow.tracking_number == tracking_key(tracking_number),
             ReturnRow.type == ReturnType.REFUND_ONLY.value,
             ReturnRow.status.not_in(_TERMINAL),
         )
         .order_by(ReturnRow.id)
     )
-    return (await session.execute(statement)).scalars().all()
+    rows = await session.execute(statement)
+    return [return_id for return_id, sent_by in rows if same_parcel(sent_by, carrier)]

@@ -114,13 +114,18 @@ async def receive_logistics_event(
 async def _act_on_event(
     session: AsyncSession, webhook_id: str, event: LogisticsEvent
 ) -> list[ReturnRow]:
-    """Every return the tracking number reaches, locked in id order, then acted on.
+    """Every return the parcel (carrier and tracking number) reaches, locked in id order, then
+    acted on.
 
     All rows are locked before any is changed: a refund locks the order after its return, and
     taking every return first keeps that order for the returns of one order too.
     """
-    by_return_parcel = await repository.returns_shipped_with(session, event.tracking_number)
-    by_order_parcel = await repository.refund_only_returns_of_parcel(session, event.tracking_number)
+    by_return_parcel = await repository.returns_shipped_with(
+        session, event.carrier, event.tracking_number
+    )
+    by_order_parcel = await repository.refund_only_returns_of_parcel(
+        session, event.carrier, event.tracking_number
+    )
     parcels = {return_id: ORDER_PARCEL for return_id in by_order_parcel}
     # A return's own parcel says more about it than its order's does.
     parcels.update({return_id: RETURN_PARCEL for return_id in by_return_parcel})
@@ -184,7 +189,7 @@ async def _settle_refused_order_parcel(
     session: AsyncSession, row: ReturnRow, webhook_id: str, event: LogisticsEvent
 ) -> None:
     """Refund an open refund-only return by the system when its order's parcel came back."""
-    order = await orders_repository.find_order(session, row.order_id)
+    order = await orders_repository.find_order_of_shop(session, row.shop_id, row.order_id)
     if order is None:  # a return keeps its order (foreign key); nothing to settle without it
         return
     if not refusal_settles_refund(
