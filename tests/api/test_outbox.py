@@ -244,3 +244,18 @@ async def test_a_carrier_event_writes_a_carrier_event_for_subscribers(world: Har
     # The return as the carrier's report left it: the parcel delivered, the clock started.
     assert event.payload["data"]["return"]["shipment"]["status"] == "delivered"
     assert event.payload["data"]["return"]["deadline"]["action"] is not None
+
+
+async def test_an_extension_is_announced_as_such_not_as_a_second_shipment(world: Harness) -> None:
+    scenario = world.scenario
+    return_id = (await world.approved_return())["id"]
+    shipped = await scenario.act(
+        return_id, "ship", scenario.buyer, {"carrier": "SF", "tracking_number": "SF778"}
+    )
+    assert shipped.status_code == 200, shipped.text
+    extended = await scenario.act(return_id, "extend", scenario.merchant, {"note": "busy week"})
+    assert extended.status_code == 200, extended.text
+
+    types = [row.type for row in await world.outbox(return_id)]
+    assert types[-2:] == ["return.shipped", "return.deadline_extended"]
+    assert types.count("return.shipped") == 1
