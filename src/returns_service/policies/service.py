@@ -46,10 +46,25 @@ def _rules_policy(source: ReturnPolicyIn | ShopPolicyRow) -> ReturnPolicy:
     )
 
 
+_POLICY_CACHE = "returns_service.policies"
+
+
+def _cached_policies(session: AsyncSession) -> dict[str, ReturnPolicy]:
+    policies: dict[str, ReturnPolicy] = session.info.setdefault(_POLICY_CACHE, {})
+    return policies
+
+
 async def policy_for_shop(session: AsyncSession, shop_id: str) -> ReturnPolicy:
-    """The policy in force for a shop: its own, or the platform defaults."""
-    row = await repository.find_policy(session, shop_id)
-    return _rules_policy(row if row is not None else DEFAULTS)
+    """The policy in force for a shop: its own, or the platform defaults.
+
+    Read once per session: one approve-and-refund asks for it several times, and within one
+    transaction the answer cannot change except through replace_policy, which forgets it.
+    """
+    cached = _cached_policies(session)
+    if shop_id not in cached:
+        row = await repository.find_policy(session, shop_id)
+        cached[shop_id] = _rules_policy(row if row is not None else DEFAULTS)
+    return cached[shop_id]
 
 
 async def default_return_address(session: AsyncSession, shop_id: str) -> dict[str, Any] | None:
@@ -117,6 +132,7 @@ async def replace_policy(
     if violations:
         raise RuleViolation("the policy breaks the platform rules", violations)
 
+    _cached_policies(session).pop(shop_id, None)
     row = await repository.find_policy(session, shop_id, for_update=True)
     current_version = row.version if row is not None else 0
     if expected_version is not None and expected_version != current_version:
