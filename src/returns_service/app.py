@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
-        sweeper = start_sweeping(app.state.sessionmaker, settings.sweep_interval_seconds)
+        sweeper = start_sweeping(app.state.sessionmaker, settings)
         relay = start_background_relay(app.state.sessionmaker, settings)
         try:
             yield

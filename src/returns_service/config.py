@@ -7,6 +7,9 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Settled outbox events older than this are removed by the sweep.
+DEFAULT_OUTBOX_RETENTION_DAYS = 30
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RETURNS_", extra="ignore")
@@ -26,6 +29,9 @@ class Settings(BaseSettings):
     # How long a claimed key is held for its running request before another may take it over:
     # longer than any request runs (and the stored answer is fenced by the claim anyway).
     idempotency_lease_seconds: float = Field(default=60.0, gt=0)
+    # Each sweep removes outbox events older than this that are settled (fanned out, every
+    # delivery delivered or cancelled), with their deliveries; parked ones stay for replay.
+    outbox_retention_days: int = Field(default=DEFAULT_OUTBOX_RETENTION_DAYS, ge=1)
     # The server's own deadline sweep; 0 switches it off (for a dedicated `sweep` worker).
     sweep_interval_seconds: float = 5.0
     # Outbound webhooks. The server relays on its own every few seconds; 0 switches it off

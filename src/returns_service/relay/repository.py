@@ -1,4 +1,5 @@
-"""SQL for the relay: events to fan out, deliveries to claim, outcomes to record."""
+"""SQL for the relay: events to fan out, deliveries to claim, outcomes to record, settled
+events to remove."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from returns_service.models import OutboxEventRow, WebhookDeliveryRow, WebhookSubscriptionRow
@@ -15,6 +16,8 @@ PENDING = "pending"
 DELIVERED = "delivered"
 PARKED = "parked"
 CANCELLED = "cancelled"
+# A delivery in one of these states is finished for good: no relay and no replay touches it.
+SETTLED = (DELIVERED, CANCELLED)
 
 
 async def events_to_fan_out(session: AsyncSession, limit: int) -> Sequence[OutboxEventRow]:
@@ -179,3 +182,71 @@ async def list_newest_first(
         WebhookDeliveryRow.created_at.desc(), WebhookDeliveryRow.id.desc()
     ).limit(limit)
     return (await session.execute(statement)).scalars().all()
+
+
+def _has_delivery(*, unsettled_only: bool) -> ColumnElement[bool]:
+    """Whether the outbox event of the enclosing statement has a delivery (one not yet
+    settled: pending, claimed or parked, when `unsettled_only`)."""
+    statement = exists().where(
+        WebhookDeliveryRow.shop_id == OutboxEventRow.shop_id,
+        WebhookDeliveryRow.event_id == OutboxEventRow.id,
+    )
+    if unsettled_only:
+        statement = statement.where(WebhookDeliveryRow.status.not_in(SETTLED))
+    return statement
+
+
+async def settled_events_before(
+    session: AsyncSession, cutoff: datetime, limit: int
+) -> Sequence[tuple[str, str]]:
+    """(shop_id, id) of up to `limit` of the oldest events made before `cutoff` that are
+    settled: fanned out, and every delivery of theirs delivered or cancelled. Locked; rows
+    another sweeper holds are skipped rather than waited for."""
+    statement = (
+        select(OutboxEventRow.shop_id, OutboxEventRow.id)
+        .where(
+            OutboxEventRow.fanned_out_at.is_not(None),
+            OutboxEventRow.created_at < cutoff,
+            ~_has_delivery(unsettled_only=True),
+        )
+        .order_by(OutboxEventRow.created_at, OutboxEventRow.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=OutboxEventRow)
+    )
+    return [(shop_id, event_id) for shop_id, event_id in (await session.execute(statement)).all()]
+
+
+async def delete_settled_deliveries(
+    session: AsyncSession, events: Collection[tuple[str, str]]
+) -> int:
+    """Remove the settled deliveries of these (shop_id, id) events; answer how many. The
+    caller commits. (`event_id IN` lets both databases use the index; the pairs are exact.)"""
+    statement = (
+        delete(WebhookDeliveryRow)
+        .where(
+            WebhookDeliveryRow.event_id.in_([event_id for _, event_id in events]),
+            tuple_(WebhookDeliveryRow.shop_id, WebhookDeliveryRow.event_id).in_(list(events)),
+            WebhookDeliveryRow.status.in_(SETTLED),
+        )
+        .returning(WebhookDeliveryRow.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len((await session.execute(statement)).all())
+
+
+async def delete_events_without_deliveries(
+    session: AsyncSession, events: Collection[tuple[str, str]]
+) -> int:
+    """Remove these events, except any that still has a delivery (which would otherwise go
+    with it by the cascade); answer how many. The caller commits."""
+    statement = (
+        delete(OutboxEventRow)
+        .where(
+            OutboxEventRow.id.in_([event_id for _, event_id in events]),
+            tuple_(OutboxEventRow.shop_id, OutboxEventRow.id).in_(list(events)),
+            ~_has_delivery(unsettled_only=False),
+        )
+        .returning(OutboxEventRow.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len((await session.execute(statement)).all())

@@ -23,12 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from returns_service.auth import SYSTEM_CALLER
-from returns_service.config import Settings
+from returns_service.config import DEFAULT_OUTBOX_RETENTION_DAYS, Settings
 from returns_service.db import create_engine, create_sessionmaker
 from returns_service.errors import ServiceError
 from returns_service.idempotency import remove_expired_idempotency_keys
 from returns_service.models import ReturnRow
 from returns_service.models.base import utcnow
+from returns_service.outbox.retention import remove_settled_outbox_events
 from returns_service.policies.service import default_return_address
 from returns_service.returns.automations import approve_and_refund
 from returns_service.returns.lifecycle import move
@@ -154,8 +155,14 @@ async def _act_on(sessionmaker: Sessionmaker, due: _Due, now: datetime) -> bool:
     return True
 
 
-async def sweep_once(sessionmaker: Sessionmaker, now: datetime | None = None) -> int:
-    """Act once on every return whose deadline is due at `now` (default: the current time).
+async def sweep_once(
+    sessionmaker: Sessionmaker,
+    now: datetime | None = None,
+    *,
+    outbox_retention_days: int = DEFAULT_OUTBOX_RETENTION_DAYS,
+) -> int:
+    """Act once on every return whose deadline is due at `now` (default: the current time),
+    then remove expired idempotency keys and settled outbox events.
 
     Answers how many returns it acted on. A return acted on is not acted on again in the same
     sweep, even if its next deadline is due too. The actions themselves happen at the current
@@ -174,6 +181,7 @@ async def sweep_once(sessionmaker: Sessionmaker, now: datetime | None = None) ->
             if await _act_on(sessionmaker, due, now):
                 acted += 1
     await remove_expired_idempotency_keys(sessionmaker, now)
+    await remove_settled_outbox_events(sessionmaker, now, retention_days=outbox_retention_days)
     return acted
 
 
@@ -181,16 +189,20 @@ async def sweep_once_with_settings(settings: Settings) -> int:
     """Act once on every due deadline; answer how many were acted on."""
     engine = create_engine(settings)
     try:
-        return await sweep_once(create_sessionmaker(engine))
+        return await sweep_once(
+            create_sessionmaker(engine), outbox_retention_days=settings.outbox_retention_days
+        )
     finally:
         await engine.dispose()
 
 
-async def sweep_forever(sessionmaker: Sessionmaker, interval_seconds: float) -> None:
+async def sweep_forever(
+    sessionmaker: Sessionmaker, interval_seconds: float, outbox_retention_days: int
+) -> None:
     """Sweep every `interval_seconds` until cancelled; a failed sweep is logged and retried."""
     while True:
         try:
-            acted = await sweep_once(sessionmaker)
+            acted = await sweep_once(sessionmaker, outbox_retention_days=outbox_retention_days)
         except Exception:
             logger.exception("deadline sweep failed; trying again in %s s", interval_seconds)
         else:
@@ -199,14 +211,15 @@ async def sweep_forever(sessionmaker: Sessionmaker, interval_seconds: float) -> 
         await asyncio.sleep(interval_seconds)
 
 
-def start_sweeping(
-    sessionmaker: Sessionmaker, interval_seconds: float
-) -> asyncio.Task[None] | None:
+def start_sweeping(sessionmaker: Sessionmaker, settings: Settings) -> asyncio.Task[None] | None:
     """Start the server's own sweep in the background; None when the interval is 0 (off)."""
-    if interval_seconds <= 0:
+    if settings.sweep_interval_seconds <= 0:
         return None
     return asyncio.create_task(
-        sweep_forever(sessionmaker, interval_seconds), name="returns-deadline-sweep"
+        sweep_forever(
+            sessionmaker, settings.sweep_interval_seconds, settings.outbox_retention_days
+        ),
+        name="returns-deadline-sweep",
     )
 
 
