@@ -1,9 +1,11 @@
 """How fast the service walks returns end to end: `make bench`.
 
 Drives the real app in-process (httpx over ASGI) against a fresh database migrated by the real
-migrations: SQLite by default, PostgreSQL when RETURNS_BENCH_DATABASE_URL names one. Prints
-latency percentiles per operation and the throughput of whole lifecycles, and exits non-zero
-when a target below is missed. Targets are for this two-core machine; they are not tests.
+migrations: SQLite by default, PostgreSQL with --database-url. Two runs: one caller at a time
+(latency per operation, against TARGETS_MS), then --concurrency callers at once (throughput of
+whole lifecycles, against MIN_LIFECYCLES_PER_SECOND; latency under load is printed, not
+judged: it is queueing). Exits non-zero when a target is missed. Targets are for this
+two-core machine, where the client and the service share one process; they are not tests.
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ from returns_service.migrations import upgrade_to_head
 
 # Ids are unique per run, so runs can repeat against one PostgreSQL database.
 RUN = uuid.uuid4().hex[:8]
-# p95 latency per operation, in milliseconds.
-TARGETS_MS = {"put_order": 60.0, "apply": 80.0, "approve": 60.0, "refund": 80.0, "get": 30.0}
+# p95 latency per operation with one caller, in milliseconds.
+TARGETS_MS = {"put_order": 20.0, "apply": 30.0, "approve": 25.0, "refund": 30.0, "get": 12.0}
+# Whole lifecycles (order, apply, approve, refund, read) per second under concurrency.
+MIN_LIFECYCLES_PER_SECOND = 12.0
 
 
 async def one_lifecycle(client: AsyncClient, index: int, timings: dict[str, list[float]]) -> None:
@@ -81,7 +85,7 @@ async def one_lifecycle(client: AsyncClient, index: int, timings: dict[str, list
     await timed("get", client.get(f"/v1/returns/{return_id}", headers=buyer.headers))
 
 
-async def run(database_url: str, lifecycles: int, concurrency: int) -> bool:
+async def run(database_url: str, lifecycles: int, concurrency: int, *, judge_latency: bool) -> bool:
     settings = Settings(
         database_url=database_url,
         jwt_secret=TEST_JWT_SECRET,
@@ -103,11 +107,17 @@ async def run(database_url: str, lifecycles: int, concurrency: int) -> bool:
             await asyncio.gather(*(guarded(index) for index in range(lifecycles)))
             elapsed = time.perf_counter() - started
 
-    print(f"{lifecycles} lifecycles, concurrency {concurrency}: {lifecycles / elapsed:.1f}/s")
-    met = True
+    rate = lifecycles / elapsed
+    met = judge_latency or rate >= MIN_LIFECYCLES_PER_SECOND
+    rate_verdict = "" if judge_latency else f"  target ≥ {MIN_LIFECYCLES_PER_SECOND}/s "
+    rate_verdict += "" if judge_latency else ("ok" if met else "MISSED")
+    print(f"{lifecycles} lifecycles, concurrency {concurrency}: {rate:.1f}/s{rate_verdict}")
     for name, samples in timings.items():
         cuts = statistics.quantiles(samples, n=100)
         p50, p95 = cuts[49], cuts[94]
+        if not judge_latency:
+            print(f"  {name:10} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms")
+            continue
         verdict = "ok" if p95 <= TARGETS_MS[name] else "MISSED"
         met = met and verdict == "ok"
         print(
@@ -126,8 +136,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         url = args.database_url or f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
         upgrade_to_head(url)
-        met = asyncio.run(run(url, args.lifecycles, args.concurrency))
-    return 0 if met else 1
+        latency_met = asyncio.run(run(url, args.lifecycles, 1, judge_latency=True))
+        throughput_met = asyncio.run(
+            run(url, args.lifecycles, args.concurrency, judge_latency=False)
+        )
+    return 0 if latency_met and throughput_met else 1
 
 
 if __name__ == "__main__":

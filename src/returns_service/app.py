@@ -10,7 +10,7 @@ from fastapi.openapi.utils import get_openapi
 
 from returns_service import health, openapi_document
 from returns_service.config import Settings, get_settings
-from returns_service.db import create_engine, create_sessionmaker
+from returns_service.db import create_engine, create_sessionmaker, sqlite_gate
 from returns_service.http_problems import Problem, install_problem_handlers
 from returns_service.orders.endpoints import router as orders_router
 from returns_service.policies.endpoints import router as policies_router
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.sqlite_gate = sqlite_gate(settings)
         sweeper = start_sweeping(app.state.sessionmaker, settings)
         relay = start_background_relay(app.state.sessionmaker, settings)
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -67,6 +68,17 @@ def _serialize_sqlite_transactions(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def sqlite_gate(settings: Settings) -> asyncio.Lock | None:
+    """On SQLite, one request transaction at a time in this process.
+
+    SQLite has one writer, and every transaction here begins IMMEDIATE; without the gate the
+    others wait in SQLite's busy handler, which sleeps in steps of up to 100 ms and makes the
+    slowest requests wait far longer than the queue is. Queued on an asyncio lock they run in
+    turn as soon as the one before ends. Other processes still queue on the busy timeout.
+    """
+    return asyncio.Lock() if is_sqlite(settings.database_url) else None
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
@@ -100,6 +112,13 @@ class TransactionalRoute(APIRoute):
         takes_idempotency_key = self.takes_idempotency_key
 
         async def run_in_transaction(request: Request) -> Response:
+            gate: asyncio.Lock | None = request.app.state.sqlite_gate
+            if gate is None:
+                return await run(request)
+            async with gate:
+                return await run(request)
+
+        async def run(request: Request) -> Response:
             claim = await idempotency.begin(request) if takes_idempotency_key else None
             if isinstance(claim, Response):
                 return claim  # the stored answer to this Idempotency-Key, replayed
