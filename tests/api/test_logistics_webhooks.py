@@ -574,3 +574,21 @@ async def test_of_returns_shipping_in_one_parcel_at_once_exactly_one_ships(
 
     assert Counter(answer.status_code for answer in answers) == {200: 1, 409: 5}
     assert {a.json()["code"] for a in answers if a.status_code == 409} == {"conflict"}
+
+
+async def test_a_delivery_from_before_the_return_was_applied_for_starts_no_clock(
+    scenario: Scenario,
+) -> None:
+    shipped, tracking_number = await shipped_return(scenario)
+    long_before = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+
+    response = await report(scenario, carrier_event(tracking_number, "delivered", long_before))
+
+    assert response.status_code == 200, response.text
+    current = (await scenario.get(shipped["id"])).json()
+    assert current["status"] == "shipped"
+    assert current["version"] == shipped["version"]
+    assert current["shipment"]["status"] == "shipped"
+    assert current["deadline"] is None
+    [event] = carrier_events(await scenario.events(shipped["id"]))
+    assert event["data"]["event"] == "delivered"

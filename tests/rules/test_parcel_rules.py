@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import get_args
 
 import pytest
 
-from returns_service.rules.parcels import ParcelEvent, advances, refusal_settles_refund
+from returns_service.rules.parcels import (
+    CLOCK_TOLERANCE,
+    ParcelEvent,
+    advances,
+    could_carry_return,
+    refusal_settles_refund,
+)
 from returns_service.rules.vocabulary import ReturnStatus, ReturnType
 from returns_service.webhooks.schemas import ParcelEventName
 
@@ -60,3 +67,10 @@ def test_nothing_else_settles_a_refund_on_the_carriers_word(
     event: E, kind: T, status: S, shipped: bool, delivered: bool
 ) -> None:
     assert not refusal_settles_refund(event, kind, status, shipped, delivered)
+
+
+def test_a_parcel_that_moved_before_the_return_was_applied_for_is_not_its_parcel() -> None:
+    applied = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    assert could_carry_return(applied + timedelta(days=2), applied)
+    assert could_carry_return(applied - CLOCK_TOLERANCE, applied)
+    assert not could_carry_return(applied - CLOCK_TOLERANCE - timedelta(seconds=1), applied)

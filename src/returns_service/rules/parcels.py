@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from returns_service.rules.vocabulary import ReturnStatus, ReturnType
@@ -48,6 +49,17 @@ def same_parcel(carrier: str | None, other_carrier: str) -> bool:
     """Whether two carrier names, once normalised, name the same carrier (a parcel is
     identified by carrier and tracking number together). No carrier matches none."""
     return carrier is not None and carrier_key(carrier) == carrier_key(other_carrier)
+
+
+# A carrier's clock and ours may disagree by a little; a parcel that moved well before the
+# return was even applied for cannot be that return's parcel (a buyer typing the tracking
+# number of some other, already delivered parcel to start the merchant's clock).
+CLOCK_TOLERANCE = timedelta(hours=6)
+
+
+def could_carry_return(occurred_at: datetime, return_applied_at: datetime) -> bool:
+    """Whether an event of this moment can be about the parcel of a return applied for then."""
+    return occurred_at >= return_applied_at - CLOCK_TOLERANCE
 
 
 def advances(shipment_status: str | None, event: ParcelEvent) -> bool:

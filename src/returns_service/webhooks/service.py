@@ -18,7 +18,12 @@ from returns_service.returns import repository as returns_repository
 from returns_service.returns.lifecycle import move, start_receive_deadline
 from returns_service.returns.refunds import refund_return
 from returns_service.returns.timeline import record_event
-from returns_service.rules.parcels import ParcelEvent, advances, refusal_settles_refund
+from returns_service.rules.parcels import (
+    ParcelEvent,
+    advances,
+    could_carry_return,
+    refusal_settles_refund,
+)
 from returns_service.rules.vocabulary import Action, ReturnStatus, ReturnType, Role
 from returns_service.webhooks import repository
 from returns_service.webhooks.schemas import LogisticsEvent, LogisticsReceipt
@@ -171,11 +176,15 @@ async def _track_return_parcel(
 ) -> None:
     """Move the parcel of a shipped return forward; on delivery, start the merchant's clock.
 
-    An event older than what the parcel already reached (in_transit after delivered) is on the
-    timeline and changes nothing else.
+    An event older than what the parcel already reached (in_transit after delivered), or from
+    before the return was applied for, is on the timeline and changes nothing else.
     """
     kind = ParcelEvent(event.event)
-    if row.status != ReturnStatus.SHIPPED.value or not advances(row.shipment_status, kind):
+    if (
+        row.status != ReturnStatus.SHIPPED.value
+        or not advances(row.shipment_status, kind)
+        or not could_carry_return(event.occurred_at, row.created_at)
+    ):
         return
     row.shipment_status = kind.value
     if kind is ParcelEvent.DELIVERED:
