@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from returns_service.pagination import encode_cursor
 from tests.api.problem_checks import assert_problem
 from tests.api.scenario import ADDRESS, Party, Scenario
 
@@ -214,3 +217,23 @@ async def test_returns_without_a_deadline_page_after_every_dated_one(scenario: S
     assert sorted(ids(seen)[1:]) == sorted(ended)
     assert ids(seen)[1:] == sorted(ended)  # no deadline: then by id
     assert [item["deadline"] for item in seen[1:]] == [None, None, None]
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/returns", "/v1/webhook-subscriptions", "/v1/webhook-deliveries"]
+)
+@pytest.mark.parametrize(
+    "position",
+    [
+        {"created_at": "2026-01-01T00:00:00", "id": "x"},  # naive: no zone
+        {"created_at": "0001-01-01T00:00:00+01:00", "id": "x"},  # before any row could be
+        {"created_at": "2026-01-01T00:00:00+00:00", "id": 7},  # an id that is not text
+    ],
+)
+async def test_every_list_refuses_a_forged_cursor_as_bad_input(
+    scenario: Scenario, path: str, position: dict[str, object]
+) -> None:
+    response = await scenario.client.get(
+        path, params={"cursor": encode_cursor(position)}, headers=scenario.platform.headers
+    )
+    assert_problem(response, 422, "validation_error")

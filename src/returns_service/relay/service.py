@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from returns_service.auth import Caller
-from returns_service.errors import Conflict, NotFound, ValidationFailed
+from returns_service.errors import Conflict, NotFound
 from returns_service.models import WebhookDeliveryRow
 from returns_service.models.base import utcnow
-from returns_service.pagination import decode_cursor, encode_cursor
+from returns_service.pagination import (
+    decode_position,
+    encode_position,
+)
 from returns_service.relay import repository
 from returns_service.relay.repository import PARKED, PENDING, DeliveryFilters
 from returns_service.relay.schemas import WebhookDeliveryOut, WebhookDeliveryPage
 from returns_service.rules.vocabulary import Role
-
-_CURSOR_KEYS = frozenset({"created_at", "id"})
 
 
 def delivery_view(row: WebhookDeliveryRow) -> WebhookDeliveryOut:
@@ -38,19 +37,6 @@ def delivery_view(row: WebhookDeliveryRow) -> WebhookDeliveryOut:
     )
 
 
-def _after(cursor: str | None) -> tuple[datetime, str] | None:
-    if cursor is None:
-        return None
-    position = decode_cursor(cursor, _CURSOR_KEYS)
-    try:
-        return datetime.fromisoformat(position["created_at"]), str(position["id"])
-    except (TypeError, ValueError) as error:
-        raise ValidationFailed(
-            "the cursor is not one this service issued",
-            [{"loc": ["query", "cursor"], "msg": "invalid cursor", "type": "value_error"}],
-        ) from error
-
-
 async def list_deliveries(
     session: AsyncSession,
     caller: Caller,
@@ -59,13 +45,11 @@ async def list_deliveries(
     limit: int,
 ) -> WebhookDeliveryPage:
     caller.require(Role.PLATFORM)
-    rows = await repository.list_newest_first(session, filters, _after(cursor), limit + 1)
-    page, more = rows[:limit], len(rows) > limit
-    next_cursor = (
-        encode_cursor({"created_at": page[-1].created_at.isoformat(), "id": page[-1].id})
-        if more
-        else None
+    rows = await repository.list_newest_first(
+        session, filters, decode_position(cursor, "created_at"), limit + 1
     )
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = encode_position("created_at", page[-1].created_at, page[-1].id) if more else None
     return WebhookDeliveryPage(items=[delivery_view(row) for row in page], next_cursor=next_cursor)
 
 

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from returns_service.auth import Caller
-from returns_service.pagination import bad_cursor, decode_cursor, encode_cursor
+from returns_service.pagination import (
+    bad_cursor,
+    decode_cursor,
+    decode_position,
+    encode_cursor,
+    encode_position,
+)
 from returns_service.returns import repository
 from returns_service.returns.lifecycle import load_visible_return
 from returns_service.returns.repository import NO_DEADLINE, ReturnFilters
 from returns_service.returns.schemas import ReturnEventPage, ReturnPage
 from returns_service.returns.views import event_view, return_view
 from returns_service.rules.vocabulary import Role
-from returns_service.timestamps import within_bounds
 
-_NEWEST_KEYS = frozenset({"created_at", "id"})
-_URGENT_KEYS = frozenset({"due_at", "id"})
 _EVENT_KEYS = frozenset({"seq"})
 
 
@@ -37,24 +38,6 @@ def _scoped(caller: Caller, filters: ReturnFilters) -> ReturnFilters | None:
     return filters
 
 
-def _position(
-    cursor: str | None, keys: frozenset[str], time_key: str
-) -> tuple[datetime, str] | None:
-    if cursor is None:
-        return None
-    position = decode_cursor(cursor, keys)
-    try:
-        at = datetime.fromisoformat(position[time_key])
-    except (TypeError, ValueError) as error:
-        raise bad_cursor() from error
-    return_id = position["id"]
-    # The work queue's "no deadline" stand-in is the one time past the bounds it issues.
-    issuable = at.tzinfo is not None and (within_bounds(at) or at == NO_DEADLINE)
-    if not issuable or not isinstance(return_id, str) or "\x00" in return_id:
-        raise bad_cursor()
-    return at, return_id
-
-
 async def list_returns(
     session: AsyncSession,
     caller: Caller,
@@ -64,10 +47,12 @@ async def list_returns(
     cursor: str | None,
     limit: int,
 ) -> ReturnPage:
-    if by_due_at:
-        after = _position(cursor, _URGENT_KEYS, "due_at")
-    else:
-        after = _position(cursor, _NEWEST_KEYS, "created_at")
+    # The work queue's "no deadline" stand-in is the one time past the bounds it issues.
+    after = (
+        decode_position(cursor, "due_at", beyond_bounds=NO_DEADLINE)
+        if by_due_at
+        else decode_position(cursor, "created_at")
+    )
     scoped = _scoped(caller, filters)
     if scoped is None:
         return ReturnPage(items=[], next_cursor=None)
@@ -79,10 +64,10 @@ async def list_returns(
     next_cursor = None
     if more:
         last = page[-1]
-        next_cursor = encode_cursor(
-            {"due_at": (last.deadline_due_at or NO_DEADLINE).isoformat(), "id": last.id}
+        next_cursor = (
+            encode_position("due_at", last.deadline_due_at or NO_DEADLINE, last.id)
             if by_due_at
-            else {"created_at": last.created_at.isoformat(), "id": last.id}
+            else encode_position("created_at", last.created_at, last.id)
         )
     return ReturnPage(items=[return_view(row) for row in page], next_cursor=next_cursor)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
-from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +12,10 @@ from returns_service.auth import Caller
 from returns_service.errors import NotFound, ValidationFailed
 from returns_service.models import WebhookSubscriptionRow
 from returns_service.models.base import utcnow
-from returns_service.pagination import decode_cursor, encode_cursor
+from returns_service.pagination import (
+    decode_position,
+    encode_position,
+)
 from returns_service.rules.vocabulary import Role
 from returns_service.subscriptions import repository
 from returns_service.subscriptions.repository import SubscriptionFilters
@@ -28,7 +30,6 @@ from returns_service.subscriptions.targets import host_refusal
 SUBSCRIBERS = (Role.MERCHANT, Role.PLATFORM)
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
-_CURSOR_KEYS = frozenset({"created_at", "id"})
 
 
 def new_secret() -> str:
@@ -135,23 +136,10 @@ async def list_subscriptions(
         filters = SubscriptionFilters(shop_id=caller.shop_id, owner_role=Role.MERCHANT.value)
     else:
         filters = SubscriptionFilters(shop_id=shop_id)
-    after = None
-    if cursor is not None:
-        position = decode_cursor(cursor, _CURSOR_KEYS)
-        try:
-            after = (datetime.fromisoformat(position["created_at"]), str(position["id"]))
-        except (TypeError, ValueError) as error:
-            raise ValidationFailed(
-                "the cursor is not one this service issued",
-                [{"loc": ["query", "cursor"], "msg": "invalid cursor", "type": "value_error"}],
-            ) from error
+    after = decode_position(cursor, "created_at")
     rows = await repository.list_oldest_first(session, filters, after, limit + 1)
     page, more = rows[:limit], len(rows) > limit
-    next_cursor = (
-        encode_cursor({"created_at": page[-1].created_at.isoformat(), "id": page[-1].id})
-        if more
-        else None
-    )
+    next_cursor = encode_position("created_at", page[-1].created_at, page[-1].id) if more else None
     return WebhookSubscriptionPage(
         items=[subscription_view(row) for row in page], next_cursor=next_cursor
     )
