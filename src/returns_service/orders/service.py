@@ -140,19 +140,22 @@ async def register_order(
     await repository.lock_order_id(session, order_id)
     row = await repository.find_order(session, order_id, for_update=True)
     created = row is None
+    new_lines = _new_lines(order_id, body)
     if row is None:
         row = OrderRow(shop_id=body.shop_id, id=order_id, created_at=now, lines=[])
         session.add(row)
     elif row.shop_id != body.shop_id:
         raise Conflict(f"order {order_id} belongs to another shop")
-    else:
-        has_returns = await returns_repository.order_has_returns(session, row.shop_id, row.id)
-        lines_change = _line_snapshot(row.lines) != _line_snapshot(_new_lines(order_id, body))
-        identity_changes = (row.buyer_id, row.currency) != (body.buyer_id, body.currency)
-        if has_returns and (lines_change or identity_changes):
-            raise Conflict(
-                f"order {order_id} has returns: its lines, buyer and currency can no longer change"
-            )
+    lines_change = _line_snapshot(row.lines) != _line_snapshot(new_lines)
+    identity_changes = (row.buyer_id, row.currency) != (body.buyer_id, body.currency)
+    if (
+        not created
+        and (lines_change or identity_changes)
+        and await returns_repository.order_has_returns(session, row.shop_id, row.id)
+    ):
+        raise Conflict(
+            f"order {order_id} has returns: its lines, buyer and currency can no longer change"
+        )
     row.buyer_id = body.buyer_id
     row.currency = body.currency
     row.paid_at = body.paid_at
@@ -165,10 +168,10 @@ async def register_order(
     # Stored as carrier events are matched on it (rules.parcels.tracking_key).
     row.tracking_number = tracking_key(body.tracking_number) if body.tracking_number else None
     row.updated_at = now
-    if _line_snapshot(row.lines) != _line_snapshot(_new_lines(order_id, body)):
+    if lines_change:
         row.lines.clear()
         await session.flush()
-        row.lines.extend(_new_lines(order_id, body))
+        row.lines.extend(new_lines)
     try:
         await session.flush()
     except IntegrityError as error:

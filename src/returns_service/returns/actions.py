@@ -8,12 +8,12 @@ from returns_service.auth import Caller
 from returns_service.errors import Conflict, Forbidden, RuleViolation, ValidationFailed
 from returns_service.models import ReturnEventRow, ReturnRow
 from returns_service.models.base import utcnow
-from returns_service.policies.service import default_return_address, policy_for_shop
+from returns_service.policies.service import default_return_address
 from returns_service.returns import automations, repository
 from returns_service.returns.lifecycle import (
     load_visible_return,
     move,
-    set_deadline,
+    start_receive_deadline,
     target_of,
 )
 from returns_service.returns.refunds import refund_return
@@ -28,7 +28,6 @@ from returns_service.returns.schemas import (
     ShipmentBody,
 )
 from returns_service.returns.timeline import record_event
-from returns_service.rules.deadlines import receive_deadline
 from returns_service.rules.facts import Deduction
 from returns_service.rules.money import DeductionsExceedRefundable, apply_deductions
 from returns_service.rules.parcels import carrier_key, same_parcel, tracking_key
@@ -248,10 +247,8 @@ async def extend_receive_deadline(
         raise Conflict("the receive deadline of this return was already extended once")
     row.receive_extensions += 1
     if row.shipment_delivered_at is not None:
-        policy = await policy_for_shop(session, row.shop_id)
-        set_deadline(
-            row, receive_deadline(policy, row.shipment_delivered_at, row.receive_extensions)
-        )
+        # Counted again from the delivery, now with the extension.
+        await start_receive_deadline(session, row, row.shipment_delivered_at)
     await move(
         session,
         row,
