@@ -6,7 +6,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 STAMP := $(VENV)/.installed
 
-.PHONY: install run migrate test lint format openapi openapi-check bench sweep clean
+.PHONY: install run migrate demo test lint format openapi openapi-check bench sweep clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ migrate: $(STAMP)
 
 run: migrate
 	$(BIN)/returns-service serve --host $(HOST) --port $(PORT)
+
+demo: migrate
+	$(BIN)/returns-service demo
 
 sweep: migrate
 	$(BIN)/returns-service sweep

@@ -1,4 +1,4 @@
-"""returns-service migrate | serve | sweep | relay"""
+"""returns-service migrate | serve | sweep | relay | token | demo"""
 
 from __future__ import annotations
 
@@ -54,6 +54,33 @@ def _relay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _token(args: argparse.Namespace) -> int:
+    from returns_service.auth import Caller, issue_token
+    from returns_service.rules.vocabulary import Role
+
+    caller = Caller(Role(args.role), args.sub, args.shop)
+    try:
+        print(issue_token(caller, get_settings().jwt_secret, args.ttl))
+    except ValueError as refusal:
+        print(f"returns-service token: {refusal}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _demo(_args: argparse.Namespace) -> int:
+    import asyncio
+
+    from returns_service.demo import DemoFailed, describe, fill_demo_shop
+
+    try:
+        report = asyncio.run(fill_demo_shop(get_settings()))
+    except DemoFailed as failure:
+        print(f"returns-service demo: the service refused a step: {failure}", file=sys.stderr)
+        return 1
+    print(describe(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="returns-service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +97,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     relay.add_argument("--once", action="store_true", help="one pass, then exit")
     relay.set_defaults(run=_relay)
+    token = commands.add_parser(
+        "token", help="print a bearer token signed with RETURNS_JWT_SECRET (for trying the API)"
+    )
+    token.add_argument(
+        "--role", required=True, choices=("buyer", "merchant", "platform", "storefront")
+    )
+    token.add_argument("--sub", required=True, help="the caller's id")
+    token.add_argument("--shop", help="the merchant's shop id (required for merchants)")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (3600)")
+    token.set_defaults(run=_token)
+    commands.add_parser(
+        "demo", help="fill the database with a demo shop whose returns stand in every state"
+    ).set_defaults(run=_demo)
     return parser
 
 

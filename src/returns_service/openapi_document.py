@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+
+from returns_service import docs_pages
 
 OPENAPI_PATH = "/openapi.json"
-DOCS_PATH = "/docs"
 
 
 def tidy(spec: dict[str, Any]) -> None:
@@ -49,7 +48,7 @@ def render(app: FastAPI) -> str:
 
 
 def install(app: FastAPI) -> None:
-    """Serve the rendered document and the docs page; neither appears in the document.
+    """Serve the rendered document and the docs pages; none appears in the document.
 
     Create the app with `openapi_url=None` so that FastAPI's own rendering is not served.
     """
@@ -58,9 +57,7 @@ def install(app: FastAPI) -> None:
     async def openapi_document(_request: Request) -> Response:
         return Response(render(app).encode("utf-8"), media_type="application/json")
 
-    @app.get(DOCS_PATH, include_in_schema=False)
-    async def docs(_request: Request) -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=OPENAPI_PATH, title=f"{app.title} - docs")
+    docs_pages.install(app, OPENAPI_PATH)
 
 
 def _current() -> str:
