@@ -59,6 +59,7 @@ class ReturnPolicy:
     ship_timeout: timedelta = timedelta(days=7)
     receive_timeout: timedelta = timedelta(hours=48)
     escalation_timeout: timedelta = timedelta(days=7)
+    offer_timeout: timedelta = timedelta(hours=48)
     auto_refund_unshipped: bool = False
     fast_refund: bool = False
     abuse_threshold: AbuseThreshold = field(default_factory=AbuseThreshold)

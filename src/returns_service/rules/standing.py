@@ -19,12 +19,13 @@ def is_frequent_returner(returns_in_window: int, policy: ReturnPolicy) -> bool:
     return returns_in_window > policy.abuse_threshold.returns
 
 
+def in_good_standing(refunds_last_30_days: int, flagged: bool) -> bool:
+    """Return whether a buyer is in good standing: not flagged, few refunds lately."""
+    return not flagged and refunds_last_30_days <= FAST_REFUND_MAX_RECENT_REFUNDS
+
+
 def qualifies_for_fast_refund(
     refunds_last_30_days: int, flagged: bool, policy: ReturnPolicy
 ) -> bool:
     """Return whether the money goes out before the goods are back (极速退款)."""
-    return (
-        policy.fast_refund
-        and not flagged
-        and refunds_last_30_days <= FAST_REFUND_MAX_RECENT_REFUNDS
-    )
+    return policy.fast_refund and in_good_standing(refunds_last_30_days, flagged)

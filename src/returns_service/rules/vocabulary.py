@@ -100,6 +100,15 @@ class Inspection(StrEnum):
     FAILED = "failed"
 
 
+class Disposition(StrEnum):
+    """What became of one returned unit at inspection; only restocked units go back to stock."""
+
+    RESTOCK = "restock"
+    REFURBISH = "refurbish"
+    SCRAP = "scrap"
+    MISSING = "missing"
+
+
 class ShippingPayer(StrEnum):
     BUYER = "buyer"
     MERCHANT = "merchant"
