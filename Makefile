@@ -6,7 +6,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 STAMP := $(VENV)/.installed
 
-.PHONY: install run migrate demo test lint format openapi openapi-check bench sweep clean
+.PHONY: install run migrate demo test lint format openapi openapi-check bench sweep clean console-vendor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ openapi-check: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.lifecycle $(BENCH_ARGS)
+
+# Re-vendor the console's browser libraries from console/package-lock.json (needs node/npm).
+console-vendor:
+	console/vendor.sh
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis returns.db*

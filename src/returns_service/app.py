@@ -10,6 +10,7 @@ from fastapi.openapi.utils import get_openapi
 
 from returns_service import health, openapi_document
 from returns_service.config import Settings, get_settings
+from returns_service.console import endpoints as console
 from returns_service.db import create_engine, create_sessionmaker, sqlite_gate
 from returns_service.http_problems import Problem, install_problem_handlers
 from returns_service.orders.endpoints import router as orders_router
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(deliveries_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     openapi_document.install(app)
+    console.install(app)
     return app
 
 

@@ -1,0 +1,1 @@
+"""The merchant console: a static page served by the service itself (see endpoints.py)."""
