@@ -9,12 +9,14 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from returns_service import health, openapi_document
+from returns_service.automations.endpoints import router as automations_router
 from returns_service.config import Settings, get_settings
 from returns_service.console import endpoints as console
 from returns_service.db import create_engine, create_sessionmaker, sqlite_gate
 from returns_service.http_problems import Problem, install_problem_handlers
 from returns_service.orders.endpoints import router as orders_router
 from returns_service.policies.endpoints import router as policies_router
+from returns_service.rejections.endpoints import router as reject_reasons_router
 from returns_service.relay.endpoints import router as deliveries_router
 from returns_service.relay.worker import start_background_relay
 from returns_service.request_guard import RequestGuard
@@ -65,6 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(logistics_webhooks_router)
     app.include_router(subscriptions_router)
     app.include_router(deliveries_router)
+    app.include_router(automations_router)
+    app.include_router(reject_reasons_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     openapi_document.install(app)
     console.install(app)

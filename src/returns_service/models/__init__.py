@@ -1,5 +1,6 @@
 """The tables. Importing this package registers every table on Base.metadata."""
 
+from returns_service.models.automation import ShopAutomationsRow
 from returns_service.models.base import Base
 from returns_service.models.carrier_delivery import CarrierDeliveryRow
 from returns_service.models.idempotency_key import IdempotencyKeyRow
@@ -22,6 +23,7 @@ __all__ = [
     "ReturnEventRow",
     "ReturnItemRow",
     "ReturnRow",
+    "ShopAutomationsRow",
     "ShopPolicyRow",
     "WebhookDeliveryRow",
     "WebhookSubscriptionRow",

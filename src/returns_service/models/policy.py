@@ -24,6 +24,7 @@ class ShopPolicyRow(Base):
     ship_timeout: Mapped[str] = mapped_column(String(32))
     receive_timeout: Mapped[str] = mapped_column(String(32))
     escalation_timeout: Mapped[str] = mapped_column(String(32))
+    offer_timeout: Mapped[str] = mapped_column(String(32))
     auto_refund_unshipped: Mapped[bool] = mapped_column(Boolean)
     fast_refund: Mapped[bool] = mapped_column(Boolean)
     abuse_threshold_returns: Mapped[int] = mapped_column(Integer)

@@ -54,6 +54,13 @@ class ReturnRow(Base):
     instructions: Mapped[str | None] = mapped_column(Text)
     inspection: Mapped[str | None] = mapped_column(String(16))
     rejection: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # A returnless refund: approved (or an offer accepted) with the goods staying with the buyer.
+    keep_goods: Mapped[bool] = mapped_column(Boolean)
+    # Offers the return took so far (at most rules.offers.MAX_OFFERS), and the one standing.
+    offers_made: Mapped[int] = mapped_column(Integer)
+    offer: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # What became of each returned unit at inspection: [{line_id, quantity, disposition}].
+    dispositions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
 
     shipment_carrier: Mapped[str | None] = mapped_column(String(64))
     shipment_tracking_number: Mapped[str | None] = mapped_column(String(128))

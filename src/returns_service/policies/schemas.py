@@ -50,6 +50,7 @@ class ReturnPolicyIn(BaseModel):
     ship_timeout: Duration = "P7D"
     receive_timeout: Duration = "PT48H"
     escalation_timeout: Duration = "P7D"
+    offer_timeout: Duration = "PT48H"
     auto_refund_unshipped: bool = Field(default=False, strict=True)
     fast_refund: bool = Field(default=False, strict=True)
     abuse_threshold: AbuseThresholdSchema = Field(default_factory=AbuseThresholdSchema)
@@ -75,6 +76,7 @@ class ReturnPolicyOut(BaseModel):
     ship_timeout: str
     receive_timeout: str
     escalation_timeout: str
+    offer_timeout: str
     auto_refund_unshipped: bool
     fast_refund: bool
     abuse_threshold: AbuseThresholdSchema

@@ -40,6 +40,7 @@ def _rules_policy(source: ReturnPolicyIn | ShopPolicyRow) -> ReturnPolicy:
         ship_timeout=parse_duration(source.ship_timeout),
         receive_timeout=parse_duration(source.receive_timeout),
         escalation_timeout=parse_duration(source.escalation_timeout),
+        offer_timeout=parse_duration(source.offer_timeout),
         auto_refund_unshipped=source.auto_refund_unshipped,
         fast_refund=source.fast_refund,
         abuse_threshold=threshold,
@@ -86,6 +87,7 @@ def _view(shop_id: str, row: ShopPolicyRow | None) -> ReturnPolicyOut:
         ship_timeout=source.ship_timeout,
         receive_timeout=source.receive_timeout,
         escalation_timeout=source.escalation_timeout,
+        offer_timeout=source.offer_timeout,
         auto_refund_unshipped=source.auto_refund_unshipped,
         fast_refund=source.fast_refund,
         abuse_threshold=AbuseThresholdSchema(**asdict(_rules_policy(source).abuse_threshold)),
@@ -148,6 +150,7 @@ async def replace_policy(
     row.ship_timeout = body.ship_timeout
     row.receive_timeout = body.receive_timeout
     row.escalation_timeout = body.escalation_timeout
+    row.offer_timeout = body.offer_timeout
     row.auto_refund_unshipped = body.auto_refund_unshipped
     row.fast_refund = body.fast_refund
     row.abuse_threshold_returns = body.abuse_threshold.returns

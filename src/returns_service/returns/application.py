@@ -120,6 +120,8 @@ async def apply_for_return(
         description=body.description,
         evidence=[str(url) for url in body.evidence],
         receive_extensions=0,
+        keep_goods=False,
+        offers_made=0,
         created_at=now,
         updated_at=now,
         items=[

@@ -193,6 +193,7 @@ def _check_policy(policy: ReturnPolicy) -> Iterator[Violation]:
         "ship_timeout": policy.ship_timeout,
         "receive_timeout": policy.receive_timeout,
         "escalation_timeout": policy.escalation_timeout,
+        "offer_timeout": policy.offer_timeout,
     }
     for name, timeout in timeouts.items():
         if timeout <= timedelta(0):

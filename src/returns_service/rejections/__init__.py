@@ -1,0 +1,1 @@
+"""The standard rejection reasons merchants pick from."""
