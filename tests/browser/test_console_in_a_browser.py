@@ -63,7 +63,13 @@ async def test_a_merchant_filters_batches_messages_and_refunds_in_the_console(
                     await expect(page.locator(f"#tab-{state} .count")).to_have_text(
                         str(counts[state])
                     )
-                await page.get_by_role("tab", name=re.compile(r"^To review")).click()
+                # The tabs answer the arrow keys, as a tab list does.
+                await page.locator("#tab-todo").focus()
+                await page.keyboard.press("ArrowRight")
+                await expect(page.locator("#tab-requested")).to_have_attribute(
+                    "aria-selected", "true"
+                )
+                await expect(page.locator("#tab-requested")).to_be_focused()
                 rows = page.locator("table.returns tbody tr")
                 await expect(rows).to_have_count(counts["requested"])
                 await expect(rows.first.locator(".deadline .left")).to_contain_text("left")
@@ -152,6 +158,22 @@ async def test_a_merchant_filters_batches_messages_and_refunds_in_the_console(
                 refusals = [m for m in watch.take_console_errors() if "412" in m]
                 assert len(refusals) == 1, refusals
                 assert (await seeded.scenario.get(stale)).json()["status"] == "rejected"
+
+                # Receive the parcel back with a deduction typed in the currency's units.
+                shipped = seeded.with_status("shipped")[0]["id"]
+                await page.goto(f"{base_url}/console#/returns/{shipped}")
+                await expect(page.get_by_role("heading", name=f"Return {shipped}")).to_be_visible()
+                await page.get_by_role("button", name="Receive", exact=True).click()
+                await page.get_by_role("button", name="Add a deduction").click()
+                await page.get_by_label("Kind of deduction 1").fill("tag removed")
+                await page.get_by_label("Amount of deduction 1 (CNY)").fill("5.50")
+                await page.get_by_role("button", name="Confirm: Receive").click()
+                await expect(page.locator(".actions .notice")).to_have_text(
+                    "Done: the return is now Received."
+                )
+                stored = (await seeded.scenario.get(shipped)).json()
+                assert stored["status"] == "received"
+                assert stored["deductions"] == [{"kind": "tag removed", "amount": 550, "note": ""}]
 
                 # Switch language: the page speaks Chinese, and keeps it on reload.
                 await page.get_by_role("button", name=re.compile("switch to Chinese")).click()

@@ -257,7 +257,7 @@ const TEXTS = {
   "action.accept_offer": ["Accept offer", "接受报价"],
   "action.decline_offer": ["Decline offer", "拒绝报价"],
   "action.close": ["Close", "关闭"],
-  "action.review": ["review", "审核"],
+  "action.review": ["Review", "审核"],
   "action.message": ["Message", "留言"],
   "action.created": ["Applied", "提交申请"],
 };

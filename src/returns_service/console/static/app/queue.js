@@ -39,6 +39,8 @@ async function loadCounts(shopId, states) {
   const stats = await api(`/v1/statistics${query({ shop_id: shop, from: from.toISOString(), to: to.toISOString() })}`);
   const counts = {};
   if (stats.ok) {
+    // A state no return stands in may be left out of by_status: it counts 0.
+    for (const state of states) counts[state] = "0";
     let all = 0;
     for (const [state, count] of Object.entries(stats.data.by_status || {})) {
       counts[state] = String(count);
