@@ -3,14 +3,19 @@ which Content-Security-Policy, and that the vendored libraries are what the lock
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
 from collections.abc import AsyncIterator
+from functools import cache
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from httpx import ASGITransport, AsyncClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from returns_service.app import create_app
 from returns_service.config import Settings
@@ -24,6 +29,9 @@ OWN_FILES = [
     for path in STATIC.rglob("*")
     if path.is_file() and "vendor" not in path.relative_to(STATIC).parts
 ]
+
+
+SERVED = {path.read_bytes() for path in STATIC.rglob("*") if path.is_file()}
 
 
 @pytest.fixture
@@ -98,3 +106,36 @@ async def test_the_action_table_is_the_servers_own_for_people(http: AsyncClient)
 async def test_the_console_is_not_part_of_the_api_contract(http: AsyncClient) -> None:
     spec = (await http.get("/openapi.json")).json()
     assert not any(path.startswith("/console") for path in spec["paths"])
+
+
+# Path pieces a prober would try: dots, encodings of dots and slashes, NUL, odd characters.
+HOSTILE_SEGMENT = st.one_of(
+    st.sampled_from(["..", ".", "%2e%2e", "%2E%2E", "%2f", "%5c", "%00", "~", "app", "vendor"]),
+    st.text(min_size=1, max_size=40).map(lambda text: quote(text, safe="")),
+)
+
+
+@cache
+def _app() -> object:
+    return create_app(Settings(database_url="sqlite+aiosqlite:///unused.db"))
+
+
+async def _get(path: str) -> tuple[int, bytes, str]:
+    transport = ASGITransport(app=_app())  # type: ignore[arg-type]
+    async with AsyncClient(transport=transport, base_url="http://console.test") as client:
+        answer = await client.get(path)
+    return answer.status_code, answer.content, answer.headers.get("location", "")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(HOSTILE_SEGMENT, min_size=1, max_size=6))
+def test_no_path_under_the_static_folder_escapes_it_or_fails(segments: list[str]) -> None:
+    path = "/console/static/" + "/".join(segments)
+    status, content, location = asyncio.run(_get(path))
+    # Served: one of the console's own files, byte for byte; or sent to a path of this same
+    # service (a trailing slash); else refused, never a 500.
+    assert status in (200, 307, 404, 405, 422), (path, status)
+    if status == 200:
+        assert content in SERVED, path
+    if status == 307:
+        assert location.startswith("http://console.test/"), location

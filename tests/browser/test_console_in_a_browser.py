@@ -125,11 +125,12 @@ async def test_a_merchant_filters_batches_messages_and_refunds_in_the_console(
                 await expect(
                     page.get_by_role("heading", name=f"Return {refund_only}")
                 ).to_be_visible()
-                await page.get_by_label("Message").fill("We refund you today, sorry!")
+                # Markup in a message is text, never markup.
+                said = "We refund you today <img src=x onerror=alert(1)> sorry!"
+                await page.get_by_label("Message").fill(said)
                 await page.get_by_role("button", name="Send message").click()
-                await expect(page.locator(".timeline .message-body")).to_have_text(
-                    "We refund you today, sorry!"
-                )
+                await expect(page.locator(".timeline .message-body")).to_have_text(said)
+                await expect(page.locator(".timeline img")).to_have_count(0)
                 await page.get_by_role("button", name="Refund", exact=True).click()
                 await page.get_by_role("button", name="Confirm: Refund").click()
                 await expect(page.locator(".actions .notice")).to_have_text(
@@ -143,6 +144,7 @@ async def test_a_merchant_filters_batches_messages_and_refunds_in_the_console(
                 assert stored["refund"]["amount"] == seeded.returns[refund_only]["refund_amount"]
                 events = await seeded.scenario.events(refund_only)
                 assert [e["type"] for e in events][-2:] == ["message", "refund"]
+                assert events[-2]["data"]["body"] == said
 
                 # A stale page says so instead of overwriting: approved behind its back.
                 stale = seeded.untouched[0]
@@ -194,6 +196,15 @@ async def test_a_merchant_filters_batches_messages_and_refunds_in_the_console(
                 await page.get_by_role("button", name="退出登录").click()
                 await expect(page.get_by_label("令牌 (JWT)")).to_be_visible()
                 assert await page.evaluate("sessionStorage.length") == 0
+
+                # The platform picks a shop.
+                await page.get_by_label("令牌 (JWT)").fill(token("platform", "cs-agent-1"))
+                await page.locator("form button[type=submit]").click()
+                await page.get_by_label("店铺").fill(seeded.scenario.shop_id)
+                await page.get_by_role("button", name="查看店铺").click()
+                await page.get_by_role("tab", name=re.compile("^全部")).click()
+                await expect(rows).to_have_count(len(seeded.returns))
+                await expect(page.locator("#tab-all .count")).to_have_text(str(len(seeded.returns)))
                 watch.assert_clean(expected=expected)
 
 

@@ -48,14 +48,19 @@ export function RejectReasonField({ id, value, onInput }) {
       setReasons(rejectReasons);
     });
   }, []);
+  const chosen = reasons.find((r) => r.code === value.trim());
   return html`<label for=${id}>${t("form.reason_code")}</label>
-    <input id=${id} list=${`${id}-codes`} value=${value} onInput=${onInput} required maxlength="64" />
+    <input id=${id} list=${`${id}-codes`} value=${value} onInput=${onInput} required maxlength="64"
+      aria-describedby=${`${id}-about`} />
     <datalist id=${`${id}-codes`}>
       ${reasons.map((r) => html`<option value=${r.code}>${r.title}</option>`)}
-    </datalist>`;
+    </datalist>
+    <p id=${`${id}-about`} class="hint">${chosen
+      ? `${chosen.title}${chosen.needs_evidence ? ` · ${t("form.needs_evidence")}` : ""}`
+      : ""}</p>`;
 }
 
-const lines = (text) => text.split("\n").map((s) => s.trim()).filter(Boolean);
+export const lines = (text) => text.split("\n").map((s) => s.trim()).filter(Boolean);
 
 // One action's fields. onSubmit(body) is called with the body the API takes.
 export function ActionForm({ action, ret, busy, onSubmit, onCancel }) {

@@ -91,6 +91,7 @@ const TEXTS = {
   "form.keep_goods": ["Refund without the goods coming back", "退款无需退货"],
   "form.reason_code": ["Rejection reason code", "拒绝原因代码"],
   "form.note": ["Note", "备注"],
+  "form.needs_evidence": ["this reason needs evidence", "该原因需要提供凭证"],
   "form.evidence": ["Evidence URLs (https, one per line)", "凭证链接（https，每行一个）"],
   "form.inspection": ["Inspection", "质检结果"],
   "inspection.passed": ["Passed", "合格"],

@@ -3,7 +3,7 @@ import { html, useState, useEffect, useRef, useNow } from "./lib.js";
 import { t, term } from "./i18n.js";
 import { api, problemText, query } from "./api.js";
 import { countdown, dateTime, dayStart, money } from "./format.js";
-import { AddressFields, RejectReasonField, addressBody, emptyAddress } from "./action_forms.js";
+import { AddressFields, RejectReasonField, addressBody, emptyAddress, lines } from "./action_forms.js";
 
 const PAGE_SIZE = 20;
 const STATE_ORDER = [
@@ -115,6 +115,7 @@ function BatchForm({ action, ids, onDone, onCancel }) {
   const [instructions, setInstructions] = useState("");
   const [reasonCode, setReasonCode] = useState("");
   const [note, setNote] = useState("");
+  const [evidence, setEvidence] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState("");
 
@@ -127,6 +128,7 @@ function BatchForm({ action, ids, onDone, onCancel }) {
       if (instructions.trim()) body.instructions = instructions.trim();
     } else {
       body = { reason_code: reasonCode.trim(), note: note.trim() };
+      if (lines(evidence).length) body.evidence = lines(evidence);
     }
     setBusy(true);
     const answer = await api("/v1/returns/batch", { method: "POST", body: { action, ids, body } });
@@ -142,7 +144,9 @@ function BatchForm({ action, ids, onDone, onCancel }) {
         <textarea id="batch-instructions" rows="2" value=${instructions} onInput=${(e) => setInstructions(e.currentTarget.value)}></textarea>`
       : html`<${RejectReasonField} id="batch-reason" value=${reasonCode} onInput=${(e) => setReasonCode(e.currentTarget.value)} />
         <label for="batch-note">${t("form.note")}</label>
-        <textarea id="batch-note" rows="2" required value=${note} onInput=${(e) => setNote(e.currentTarget.value)}></textarea>`}
+        <textarea id="batch-note" rows="2" required value=${note} onInput=${(e) => setNote(e.currentTarget.value)}></textarea>
+        <label for="batch-evidence">${t("form.evidence")}</label>
+        <textarea id="batch-evidence" rows="2" value=${evidence} onInput=${(e) => setEvidence(e.currentTarget.value)}></textarea>`}
     ${error && html`<p class="error" role="alert">${error}</p>`}
     <div class="buttons">
       <button type="submit" class="primary" disabled=${busy}>
