@@ -24,7 +24,34 @@ OPENAPI_PATH = "/openapi.json"
 
 
 def tidy(spec: dict[str, Any]) -> None:
-    """Shape what FastAPI renders so that generated clients can use it as it is.
+    """Shape what FastAPI renders so that generated clients can use it as it is."""
+    _optional_bodies_are_left_out(spec)
+    for schema in spec.get("components", {}).get("schemas", {}).values():
+        _optional_members_have_no_default(schema)
+
+
+def _optional_members_have_no_default(schema: dict[str, Any]) -> None:
+    """A member that may be left out is documented without a `default` keyword.
+
+    openapi-typescript (with its default options) types every member that has a `default` as
+    always present: right for a response, wrong for a request, where leaving the member out
+    is the point of the default. So the default of an optional member is said in its
+    description instead. Response members that are always sent are listed as required
+    (`shapes.ResponseShape`), so they keep theirs.
+    """
+    required = set(schema.get("required", ()))
+    for name, member in schema.get("properties", {}).items():
+        if name in required or "default" not in member:
+            continue
+        default = member.pop("default")
+        if default is not None:
+            said = f"Left out, it is {json.dumps(default, ensure_ascii=False)}."
+            description = member.get("description")
+            member["description"] = f"{description.rstrip('.')}. {said}" if description else said
+
+
+def _optional_bodies_are_left_out(spec: dict[str, Any]) -> None:
+    """An optional body is documented as that body, not as "that body or null".
 
     An optional body (`body: ApproveBody | None = None`) renders as "ApproveBody or null";
     a client generated from that sends JSON `null`, or fails to encode "unset", when the caller

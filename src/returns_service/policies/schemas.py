@@ -8,7 +8,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from returns_service.durations import parse_duration
-from returns_service.returns.schemas import ReturnAddress
+from returns_service.returns.schemas import ReturnAddressIn, ReturnAddressOut
+from returns_service.shapes import ResponseShape
 
 
 def _valid_duration(text: str) -> str:
@@ -29,12 +30,17 @@ Duration = Annotated[
 Category = Annotated[str, Field(min_length=1, max_length=64)]
 
 
-class AbuseThresholdSchema(BaseModel):
+class AbuseThresholdIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # strict throughout: JSON true/false or 1.5 are not counts (pydantic alone would coerce).
     returns: int = Field(default=5, strict=True, ge=1, le=10_000)
     days: int = Field(default=30, strict=True, ge=1, le=3650)
+
+
+class AbuseThresholdOut(ResponseShape):
+    returns: int
+    days: int
 
 
 class ReturnPolicyIn(BaseModel):
@@ -53,8 +59,8 @@ class ReturnPolicyIn(BaseModel):
     offer_timeout: Duration = "PT48H"
     auto_refund_unshipped: bool = Field(default=False, strict=True)
     fast_refund: bool = Field(default=False, strict=True)
-    abuse_threshold: AbuseThresholdSchema = Field(default_factory=AbuseThresholdSchema)
-    return_address: ReturnAddress | None = Field(
+    abuse_threshold: AbuseThresholdIn = Field(default_factory=AbuseThresholdIn)
+    return_address: ReturnAddressIn | None = Field(
         default=None,
         description="The shop's default return address: used when an approval names none, "
         "and when the review timer approves for the shop.",
@@ -79,7 +85,7 @@ class ReturnPolicyOut(BaseModel):
     offer_timeout: str
     auto_refund_unshipped: bool
     fast_refund: bool
-    abuse_threshold: AbuseThresholdSchema
-    return_address: ReturnAddress | None
+    abuse_threshold: AbuseThresholdOut
+    return_address: ReturnAddressOut | None
     version: int
     updated_at: datetime | None

@@ -15,11 +15,11 @@ from returns_service.models import ShopPolicyRow
 from returns_service.models.base import utcnow
 from returns_service.policies import repository
 from returns_service.policies.schemas import (
-    AbuseThresholdSchema,
+    AbuseThresholdOut,
     ReturnPolicyIn,
     ReturnPolicyOut,
 )
-from returns_service.returns.schemas import ReturnAddress
+from returns_service.returns.schemas import ReturnAddressOut
 from returns_service.rules.eligibility import LEGAL_EXCLUDED_CATEGORIES, check_policy
 from returns_service.rules.facts import AbuseThreshold, ReturnPolicy
 
@@ -90,9 +90,9 @@ def _view(shop_id: str, row: ShopPolicyRow | None) -> ReturnPolicyOut:
         offer_timeout=source.offer_timeout,
         auto_refund_unshipped=source.auto_refund_unshipped,
         fast_refund=source.fast_refund,
-        abuse_threshold=AbuseThresholdSchema(**asdict(_rules_policy(source).abuse_threshold)),
+        abuse_threshold=AbuseThresholdOut(**asdict(_rules_policy(source).abuse_threshold)),
         return_address=(
-            ReturnAddress(**source.return_address)
+            ReturnAddressOut(**source.return_address)
             if isinstance(source, ShopPolicyRow) and source.return_address is not None
             else None
         ),

@@ -18,6 +18,7 @@ from returns_service.rules.vocabulary import (
     ReturnType,
     ShippingPayer,
 )
+from returns_service.shapes import ResponseShape
 
 Note = Annotated[str, Field(max_length=2000)]
 Carrier = Annotated[str, Field(min_length=1, max_length=64)]
@@ -59,16 +60,27 @@ class ReturnPreview(BaseModel):
     return_shipping_paid_by: ShippingPayer
 
 
-class ReturnAddress(_Body):
-    kind: Literal["shop", "warehouse", "supplier"] = "shop"
+AddressKind = Literal["shop", "warehouse", "supplier"]
+
+
+class ReturnAddressIn(_Body):
+    kind: AddressKind = "shop"
     name: str = Field(min_length=1, max_length=200)
     phone: str = Field(min_length=1, max_length=32)
     address: str = Field(min_length=1, max_length=500)
     postal_code: str | None = Field(default=None, max_length=16)
 
 
+class ReturnAddressOut(ResponseShape):
+    kind: AddressKind = "shop"
+    name: str
+    phone: str
+    address: str
+    postal_code: str | None = None
+
+
 class ApproveBody(_Body):
-    return_address: ReturnAddress | None = None
+    return_address: ReturnAddressIn | None = None
     instructions: Note | None = None
 
 
@@ -125,7 +137,7 @@ class DeductionOut(BaseModel):
     note: str
 
 
-class ShipmentOut(BaseModel):
+class ShipmentOut(ResponseShape):
     carrier: str
     tracking_number: str
     shipped_at: datetime | None
@@ -133,7 +145,7 @@ class ShipmentOut(BaseModel):
     delivered_at: datetime | None = None
 
 
-class RefundOut(BaseModel):
+class RefundOut(ResponseShape):
     amount: int
     currency: str
     method: Literal["original_payment"] = "original_payment"
@@ -170,7 +182,7 @@ class ReturnOut(BaseModel):
     buyer_flagged: bool
     description: str | None
     evidence: list[str]
-    return_address: ReturnAddress | None
+    return_address: ReturnAddressOut | None
     instructions: str | None
     inspection: Inspection | None
     rejection: RejectionOut | None

@@ -9,7 +9,7 @@ from returns_service.returns.schemas import (
     DeductionOut,
     RefundOut,
     RejectionOut,
-    ReturnAddress,
+    ReturnAddressOut,
     ReturnEventOut,
     ReturnItemOut,
     ReturnOut,
@@ -54,7 +54,7 @@ def return_view(row: ReturnRow) -> ReturnOut:
         description=row.description,
         evidence=list(row.evidence),
         return_address=(
-            ReturnAddress(**row.return_address) if row.return_address is not None else None
+            ReturnAddressOut(**row.return_address) if row.return_address is not None else None
         ),
         instructions=row.instructions,
         inspection=Inspection(row.inspection) if row.inspection else None,
