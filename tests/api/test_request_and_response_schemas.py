@@ -5,9 +5,9 @@ type a request as the service accepts it, members with a default optional, and a
 the service sends it, every member it always sends present. One schema cannot say both when
 they differ, so (src/returns_service/shapes.py, AGENTS.md):
 
-- a schema both received and sent has every member required and none read- or write-only;
-  otherwise it is two models, `<Thing>In` and `<Thing>Out`, never FastAPI's `-Input` and
-  `-Output` split (generated names, which move when the model changes);
+- a schema both received and sent has every member required, none defaulted, none read- or
+  write-only; otherwise it is two models, `<Thing>In` and `<Thing>Out`, never FastAPI's
+  `-Input` and `-Output` split (generated names, which move when the model changes);
 - a member a request may leave out carries no `default` keyword (openapi-typescript would
   type it as required); the spec's tidying says the default in the description;
 - a response lists every member it always sends as required (`shapes.ResponseShape`);
@@ -97,12 +97,16 @@ def split_by_fastapi(spec: dict[str, Any]) -> list[str]:
 
 
 def shared_but_different(spec: dict[str, Any]) -> list[str]:
-    """Members of schemas both received and sent that a request may leave out or not set."""
+    """Members of schemas both received and sent that a request may leave out or not set,
+    or that one direction defaults: the two directions would need different types."""
     return sorted(
         f"{name}.{member}"
         for name in received(spec) & sent(spec)
         for member, schema in members(spec, name).items()
-        if member not in required(spec, name) or schema.get("readOnly") or schema.get("writeOnly")
+        if member not in required(spec, name)
+        or "default" in schema
+        or schema.get("readOnly")
+        or schema.get("writeOnly")
     )
 
 
