@@ -86,6 +86,7 @@ const policyMembers: Members<Schemas["ReturnPolicyOut"]> = {
   ship_timeout: "always",
   receive_timeout: "always",
   escalation_timeout: "always",
+  offer_timeout: "always",
   auto_refund_unshipped: "always",
   fast_refund: "always",
   abuse_threshold: "always",

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from returns_service.policies.schemas import Category
 from returns_service.rules.automations import MAX_RULES, AutomationAction, OrderStage
 from returns_service.rules.vocabulary import Reason, ReturnType
+from returns_service.shapes import ResponseShape
 
 RuleName = Annotated[
     str,
@@ -53,9 +54,26 @@ class AutomationsIn(_Body):
     rules: list[AutomationRuleSchema] = Field(max_length=MAX_RULES)
 
 
+class AutomationConditionsOut(ResponseShape):
+    """Every condition, null where the rule leaves it out."""
+
+    types: list[ReturnType] | None = None
+    reasons: list[Reason] | None = None
+    max_refund_amount: int | None = None
+    categories: list[str] | None = None
+    order: OrderStage | None = None
+    buyer_in_good_standing: bool | None = None
+
+
+class AutomationRuleOut(ResponseShape):
+    name: str
+    when: AutomationConditionsOut
+    then: AutomationAction
+
+
 class AutomationsOut(BaseModel):
     shop_id: str
-    rules: list[AutomationRuleSchema]
+    rules: list[AutomationRuleOut]
     # 0 until the shop writes its first rules.
     version: int
     updated_at: datetime | None

@@ -12,6 +12,7 @@ from returns_service.auth import Caller
 from returns_service.automations import repository
 from returns_service.automations.schemas import (
     AutomationConditions,
+    AutomationRuleOut,
     AutomationRuleSchema,
     AutomationsIn,
     AutomationsOut,
@@ -62,7 +63,10 @@ def _schemas(stored: Sequence[dict[str, Any]]) -> list[AutomationRuleSchema]:
 def _view(shop_id: str, row: ShopAutomationsRow | None) -> AutomationsOut:
     return AutomationsOut(
         shop_id=shop_id,
-        rules=_schemas(row.rules) if row is not None else [],
+        rules=[
+            AutomationRuleOut.model_validate(schema, from_attributes=True)
+            for schema in (_schemas(row.rules) if row is not None else [])
+        ],
         version=row.version if row is not None else 0,
         updated_at=row.updated_at if row is not None else None,
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from returns_service.shapes import ResponseShape
+
 
 class RejectReasonOut(BaseModel):
     code: str
@@ -12,7 +14,7 @@ class RejectReasonOut(BaseModel):
     needs_evidence: bool
 
 
-class RejectReasonPage(BaseModel):
+class RejectReasonPage(ResponseShape):
     items: list[RejectReasonOut]
     # Always null: the list is short and fixed; the field keeps every list the same shape.
     next_cursor: str | None = None
