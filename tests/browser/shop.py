@@ -8,7 +8,15 @@ from typing import Any
 
 from httpx import AsyncClient
 
-from tests.api.scenario import ADDRESS, Party, Scenario, application_body, order_body, unique
+from tests.api.scenario import (
+    ADDRESS,
+    Party,
+    Scenario,
+    application_body,
+    days_ago,
+    order_body,
+    unique,
+)
 
 LINES = {
     "apparel": ("TSHIRT-W-M", "T-shirt", 9900),
@@ -61,8 +69,10 @@ async def _open(
         "attributes": {},
     }
     order_id = unique("order")
+    # Paid over several days, so the dashboard's days differ.
+    paid = {"paid_at": days_ago(5 + len(seeded.returns) % 4)}
     body = order_body(
-        scenario.shop_id, buyer.id, lines=[line], buyer_region=region, **(order or {})
+        scenario.shop_id, buyer.id, lines=[line], buyer_region=region, **(paid | (order or {}))
     )
     answer = await scenario.client.put(
         f"/v1/orders/{order_id}", json=body, headers=scenario.storefront.headers

@@ -127,7 +127,7 @@ async def _get(path: str) -> tuple[int, bytes, str]:
     return answer.status_code, answer.content, answer.headers.get("location", "")
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(HOSTILE_SEGMENT, min_size=1, max_size=6))
 def test_no_path_under_the_static_folder_escapes_it_or_fails(segments: list[str]) -> None:
     path = "/console/static/" + "/".join(segments)
