@@ -42,15 +42,27 @@ const asPercent = (share) => (share === null || share === undefined ? null : Mat
 
 function rateByDay(days) {
   return {
-    type: "line",
+    type: "bar",
     data: {
       labels: days.map((g) => g.key),
-      datasets: [{
-        label: t("chart.rate"), data: days.map((g) => asPercent(g.return_rate)),
-        borderColor: COLORS.line, backgroundColor: COLORS.line, spanGaps: true, tension: 0.2,
-      }],
+      datasets: [
+        {
+          type: "line", label: t("chart.rate"), data: days.map((g) => asPercent(g.return_rate)),
+          borderColor: COLORS.line, backgroundColor: COLORS.line, spanGaps: true, tension: 0.2,
+          yAxisID: "y", order: 1,
+        },
+        {
+          type: "bar", label: t("chart.count"), data: days.map((g) => g.returns ?? null),
+          backgroundColor: "#a5c3e6", yAxisID: "count", order: 2,
+        },
+      ],
     },
-    options: { scales: { y: percentAxis() } },
+    options: {
+      scales: {
+        y: percentAxis(),
+        count: { position: "right", beginAtZero: true, ticks: { precision: 0 }, grid: { drawOnChartArea: false } },
+      },
+    },
   };
 }
 

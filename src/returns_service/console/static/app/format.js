@@ -52,7 +52,7 @@ export function span(seconds) {
   const units = [
     [86400, "d", "天"],
     [3600, "h", "小时"],
-    [60, "m", "分"],
+    [60, "m", "分钟"],
     [1, "s", "秒"],
   ];
   const zh = locale().startsWith("zh");
