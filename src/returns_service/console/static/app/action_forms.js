@@ -123,6 +123,8 @@ export function ActionForm({ action, ret, busy, onSubmit, onCancel }) {
         if (amount === null) return null;
         const b = { amount, keep_goods: f.keep_goods };
         if (note) b.note = note;
+        const address = f.keep_goods ? null : addressBody(f.address);
+        if (address) b.return_address = address;
         return b;
       }
       case "send_replacement":
@@ -212,6 +214,7 @@ export function ActionForm({ action, ret, busy, onSubmit, onCancel }) {
       fields = html`${amount("form.offer_amount", true)}
         <label class="check"><input type="checkbox" checked=${f.keep_goods}
           onChange=${set("keep_goods", (e) => e.currentTarget.checked)} /> ${t("form.keep_goods")}</label>
+        ${!f.keep_goods && html`<${AddressFields} prefix=${id("a")} value=${f.address} onChange=${(address) => setF({ ...f, address })} />`}
         ${note()}`;
       break;
     case "send_replacement":

@@ -63,7 +63,17 @@ function Facts({ ret, now }) {
         ${term("address.kind", address.kind)} · ${address.name} · ${address.phone} · ${address.address} ${address.postal_code || ""}<//>`}
       ${ret.instructions && html`<${Fact} label=${t("ret.instructions")}>${ret.instructions}<//>`}
       ${ret.inspection && html`<${Fact} label=${t("ret.inspection")}>${term("inspection", ret.inspection)}<//>`}
-      ${ret.rejection && html`<${Fact} label=${t("ret.rejection")}>${ret.rejection.reason_code}: ${ret.rejection.note}<//>`}
+      ${ret.rejection && html`<${Fact} label=${t("ret.rejection")}>${ret.rejection.reason_code}: ${ret.rejection.note}
+        ${ret.rejection.evidence?.length > 0 && html`<ul>${ret.rejection.evidence.map((url) => html`<li>
+          <a href=${url} rel="noopener noreferrer" target="_blank">${url}</a></li>`)}</ul>`}<//>`}
+      ${ret.keep_goods && html`<${Fact} label=${t("ret.keep_goods")}>${t("filters.yes")}<//>`}
+      ${ret.offer && html`<${Fact} label=${t("ret.offer")}>
+        ${t("ret.offer_line", {
+          number: ret.offer.number, amount: money(ret.offer.amount, ret.currency),
+          outcome: term("offer", ret.offer.outcome),
+        })}${ret.offer.keep_goods ? ` · ${t("form.keep_goods")}` : ""}${ret.offer.note ? ` · ${ret.offer.note}` : ""}<//>`}
+      ${ret.dispositions?.length > 0 && html`<${Fact} label=${t("ret.dispositions")}>
+        ${ret.dispositions.map((d) => `${d.line_id} × ${d.quantity}: ${term("disposition", d.disposition)}`).join("; ")}<//>`}
       ${ret.shipment && html`<${Fact} label=${t("ret.shipment")}>
         ${ret.shipment.carrier} ${ret.shipment.tracking_number} ${ret.shipment.status || ""} ${dateTime(ret.shipment.shipped_at)}<//>`}
       ${ret.replacement_shipment && html`<${Fact} label=${t("ret.replacement")}>
