@@ -10,16 +10,19 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
 
 from returns_service.migrations import upgrade_to_head
 from returns_service.models import Base
+from tests.shop_scoping import Unpinned, origin_of_statement, violations
 
 ADMIN_URL = os.environ.get(
     "RETURNS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -108,3 +111,35 @@ async def database(migrated_database: Database, tmp_path: Path) -> AsyncIterator
     copy = tmp_path / "returns.db"
     shutil.copyfile(migrated_database.template, copy)
     yield Database("sqlite", f"sqlite+aiosqlite:///{copy}", copy)
+
+
+@pytest.fixture(autouse=True)
+def sql_names_its_shop() -> Iterator[None]:
+    """Fail a test whose scenario made the service issue SQL that would fan out across every
+    shard under Citus without being listed as platform-wide (see tests/shop_scoping.py)."""
+    found: list[Unpinned] = []
+
+    def check(
+        _connection: object,
+        _cursor: object,
+        statement: str,
+        _parameters: object,
+        context: object,
+        _executemany: bool,
+    ) -> None:
+        compiled = getattr(context, "compiled", None)
+        if compiled is None:
+            return
+        origin = origin_of_statement(sys._getframe(1))
+        if origin is not None:
+            parameters = getattr(context, "compiled_parameters", [])
+            sql = " ".join(statement.split())
+            found.extend(violations(origin, compiled.statement, sql, parameters))
+
+    event.listen(Engine, "before_cursor_execute", check)
+    try:
+        yield
+    finally:
+        event.remove(Engine, "before_cursor_execute", check)
+    unique = list(dict.fromkeys(str(unpinned) for unpinned in found))
+    assert not unique, "\n".join(unique)

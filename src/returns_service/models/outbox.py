@@ -84,7 +84,8 @@ class WebhookDeliveryRow(Base):
             ["outbox_events.shop_id", "outbox_events.id"],
             ondelete="CASCADE",
         ),
-        UniqueConstraint("event_id", "subscription_id"),
+        # shop_id first: Citus enforces a unique key only when it holds the distribution column.
+        UniqueConstraint("shop_id", "event_id", "subscription_id"),
         Index("ix_webhook_deliveries_id", "id"),
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_status_created", "status", "created_at", "id"),

@@ -27,8 +27,12 @@ def may_see_return(caller: Caller, row: ReturnRow) -> bool:
 async def load_visible_return(
     session: AsyncSession, caller: Caller, return_id: str, *, for_update: bool = False
 ) -> ReturnRow:
-    """The return if the caller may see it; 404 otherwise, whether or not it exists."""
-    row = await repository.find_return(session, return_id, for_update=for_update)
+    """The return if the caller may see it; 404 otherwise, whether or not it exists.
+
+    A merchant's return is looked up in its own shop only.
+    """
+    shop_id = caller.shop_id if caller.role is Role.MERCHANT else None
+    row = await repository.find_return(session, return_id, shop_id=shop_id, for_update=for_update)
     if row is None or not may_see_return(caller, row):
         raise NotFound(f"no return {return_id}")
     return row

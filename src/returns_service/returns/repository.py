@@ -18,16 +18,23 @@ _TERMINAL = [status.value for status in TERMINAL_STATUSES]
 
 
 async def find_return(
-    session: AsyncSession, return_id: str, *, for_update: bool = False
+    session: AsyncSession,
+    return_id: str,
+    *,
+    shop_id: str | None = None,
+    for_update: bool = False,
 ) -> ReturnRow | None:
-    """The return with its items; locked for the transaction when asked, so that of many
-    simultaneous actions on one return each sees the state the previous one left."""
+    """The return with its items, in this shop when the caller knows it (one shard under
+    Citus, not all); locked for the transaction when asked, so that of many simultaneous
+    actions on one return each sees the state the previous one left."""
     statement = (
         select(ReturnRow)
         .where(ReturnRow.id == return_id)
         .options(selectinload(ReturnRow.items))
         .limit(1)
     )
+    if shop_id is not None:
+        statement = statement.where(ReturnRow.shop_id == shop_id)
     if for_update:
         statement = statement.with_for_update()
     return (await session.execute(statement)).scalar_one_or_none()
