@@ -8,6 +8,8 @@ A new table passes only if it is keyed by shop_id this way or is named in NOT_BY
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import ForeignKeyConstraint, Index, Table, UniqueConstraint
 
 from returns_service.models import Base
@@ -106,3 +108,9 @@ def test_the_citus_commands_place_every_table_once_parents_first() -> None:
         name = statement.split("'")[1]
         if placement_of(name).by_shop and name != first_by_shop:
             assert f"colocate_with => '{first_by_shop}'" in statement, statement
+
+
+def test_the_readme_gives_the_citus_command_of_every_table() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    missing = [line for line in citus_statements(Base.metadata) if line not in readme]
+    assert missing == [], "README.md, Scaling out, lacks:\n" + "\n".join(missing)

@@ -103,6 +103,7 @@ class PostgresCluster:
         self.data = self.root / "data"
         self.logfile = self.root / "postgres.log"
         self._as_user: list[str] = []
+        self._owned()
 
     @staticmethod
     def unavailable_reason() -> str | None:
@@ -119,29 +120,74 @@ class PostgresCluster:
     def _run(self, *command: str) -> None:
         subprocess.run([*self._as_user, *command], check=True, capture_output=True, timeout=120)
 
-    def create(self) -> None:
+    def _owned(self) -> None:
         if os.geteuid() == 0:
             self._as_user = ["runuser", "-u", "postgres", "--"]
             shutil.chown(self.root, "postgres", "postgres")
         self.root.chmod(0o755)
+
+    def create(self) -> None:
+        # wal_level=replica (the default, said out loud) lets a streaming replica follow it;
+        # initdb's pg_hba.conf trusts replication connections from 127.0.0.1.
         self._run(
             str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-N"
         )
         self.start()
-        self._run(
-            str(PG_BIN / "psql"),
+        self.sql("CREATE DATABASE returns", database="postgres")
+
+    def replica(self) -> PostgresCluster:
+        """A hot standby of this cluster on a port of its own, streaming from it: a base
+        backup taken with `pg_basebackup -R` (which writes standby.signal and the
+        primary_conninfo), then started."""
+        replica = PostgresCluster()
+        replica._run(
+            str(PG_BIN / "pg_basebackup"),
             "-h",
             "127.0.0.1",
             "-p",
             str(self.port),
             "-U",
             "postgres",
+            "-D",
+            str(replica.data),
+            "-R",
+            "-X",
+            "stream",
             "-c",
-            "CREATE DATABASE returns",
+            "fast",
         )
+        replica.start()
+        return replica
+
+    def sql(self, statement: str, database: str = "returns") -> str:
+        """Run one statement with psql; its unaligned, tuples-only output."""
+        completed = subprocess.run(
+            [
+                *self._as_user,
+                str(PG_BIN / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-Atc",
+                statement,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return completed.stdout.strip()
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c wal_level=replica"
+        )
         self._run(
             str(PG_BIN / "pg_ctl"),
             "-D",
