@@ -98,9 +98,17 @@ async def _act(
 
 
 async def seed_shop(http: AsyncClient) -> SeededShop:
-    """Nine returns: six to review, one rejected, one shipped back, one refunded."""
+    """Ten returns: seven to review (one of a flagged buyer), one rejected, one shipped back,
+    one refunded."""
     seeded = SeededShop(Scenario(http))
     merchant = seeded.merchant
+    # A buyer's second return within 30 days flags them, so the queue has flagged buyers.
+    policy = await http.put(
+        f"/v1/shops/{seeded.scenario.shop_id}/return-policy",
+        json={"abuse_threshold": {"returns": 1, "days": 30}},
+        headers=merchant.headers,
+    )
+    assert policy.status_code == 200, policy.text
     buyers = [Party("buyer", unique("buyer")) for _ in range(6)]
     refund_only = await _open(
         seeded, buyer=buyers[0], order=UNDELIVERED, type="refund_only", reason="no_reason"
@@ -137,4 +145,7 @@ async def seed_shop(http: AsyncClient) -> SeededShop:
     )
     await _act(seeded, refunded["id"], "approve", merchant)
     await _act(seeded, refunded["id"], "refund", merchant)
+    # A second return of the same buyer within the threshold's days: flagged, to review.
+    repeat = await _open(seeded, buyer=buyers[1], category="home", reason="wrong_item")
+    assert repeat["buyer_flagged"], repeat
     return seeded

@@ -102,6 +102,18 @@ async def test_a_merchant_filters_batches_messages_and_refunds_in_the_console(
                 assert sorted(shown) == sorted(defects)
                 await page.get_by_role("button", name="Clear filters").click()
                 await expect(rows).to_have_count(counts["requested"])
+
+                # Filter by flagged buyer: exactly those the API flagged.
+                flagged = [r["id"] for r in seeded.with_status("requested") if r["buyer_flagged"]]
+                assert 0 < len(flagged) < counts["requested"]
+                await page.get_by_label("Flagged buyer").select_option("true")
+                await page.get_by_role("button", name="Apply filters").click()
+                await expect(rows).to_have_count(len(flagged))
+                shown = await rows.evaluate_all("rows => rows.map(r => r.dataset.id)")
+                assert sorted(shown) == sorted(flagged)
+                await expect(rows.locator(".badge.flagged")).to_have_count(len(flagged))
+                await page.get_by_role("button", name="Clear filters").click()
+                await expect(rows).to_have_count(counts["requested"])
                 await page.screenshot(
                     path=artifact(f"queue-{database.backend}.png"), full_page=True
                 )
@@ -223,8 +235,11 @@ async def test_a_merchant_filters_batches_messages_and_refunds_in_the_console(
                 await expect(page.get_by_role("tab", name=re.compile("^待审核"))).to_be_visible()
                 await page.reload()
                 await expect(page.get_by_role("heading", name="工作队列")).to_be_visible()
+                still = await http.get(
+                    "/v1/returns", params={"status": "requested"}, headers=seeded.merchant.headers
+                )
                 await expect(page.locator("#tab-requested .count")).to_have_text(
-                    str(len(seeded.untouched) - 1)
+                    str(len(still.json()["items"]))
                 )
                 await page.screenshot(
                     path=artifact(f"queue-zh-{database.backend}.png"), full_page=True
