@@ -43,10 +43,10 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests migrations bench
 
 openapi: $(STAMP)
-	$(BIN)/python -m returns_service.openapi_document write openapi/openapi.json
+	$(BIN)/python -m returns_service.openapi_file write openapi/openapi.json
 
 openapi-check: $(STAMP)
-	$(BIN)/python -m returns_service.openapi_document check openapi/openapi.json
+	$(BIN)/python -m returns_service.openapi_file check openapi/openapi.json
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.lifecycle $(BENCH_ARGS)

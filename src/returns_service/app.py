@@ -10,6 +10,7 @@ from fastapi.openapi.utils import get_openapi
 
 from returns_service import health, openapi_document
 from returns_service.automations.endpoints import router as automations_router
+from returns_service.carriers.endpoints import router as carriers_router
 from returns_service.config import Settings, get_settings
 from returns_service.console import endpoints as console
 from returns_service.db import create_engine, create_sessionmaker, sqlite_gate
@@ -23,7 +24,6 @@ from returns_service.request_guard import RequestGuard
 from returns_service.returns.endpoints import router as returns_router
 from returns_service.subscriptions.endpoints import router as subscriptions_router
 from returns_service.timers.sweep import start_sweeping, stop_sweeping
-from returns_service.webhooks.endpoints import router as logistics_webhooks_router
 
 API_VERSION = "1.0.0"
 DESCRIPTION = """After-sales returns for online shops: buyers apply, merchants review, goods travel
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     for router in (health.router, orders_router, returns_router, policies_router):
         app.include_router(router)
-    app.include_router(logistics_webhooks_router)
+    app.include_router(carriers_router)
     app.include_router(subscriptions_router)
     app.include_router(deliveries_router)
     app.include_router(automations_router)

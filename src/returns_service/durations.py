@@ -23,3 +23,17 @@ def parse_duration(text: str) -> timedelta:
     if duration > MAX_DURATION:
         raise ValueError(f"{text!r} is longer than ten years")
     return duration
+
+
+def format_duration(duration: timedelta) -> str:
+    """The shortest day/hour ISO 8601 text of a whole number of hours ("P7D", "PT48H").
+
+    Written for the platform defaults (rules.facts.ReturnPolicy), which are whole hours: a
+    whole number of days above two reads as days, anything else as hours.
+    """
+    hours, rest = divmod(duration, timedelta(hours=1))
+    if rest:
+        raise ValueError(f"{duration} is not a whole number of hours")
+    if hours % 24 == 0 and hours > 48:
+        return f"P{hours // 24}D"
+    return f"PT{hours}H"

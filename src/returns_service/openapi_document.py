@@ -1,7 +1,5 @@
-"""The OpenAPI document: rendered one way, served as those bytes, committed as that file.
-
-    python -m returns_service.openapi_document write openapi/openapi.json   (make openapi)
-    python -m returns_service.openapi_document check openapi/openapi.json   (make openapi-check)
+"""The OpenAPI document: rendered one way, served as those bytes, committed as that file
+(`returns_service.openapi_file` writes and checks it).
 
 The served `/openapi.json` and the committed file are the same bytes, so a client generated
 from the file is a client of the running service.
@@ -9,11 +7,7 @@ from the file is a client of the running service.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -85,43 +79,3 @@ def install(app: FastAPI) -> None:
         return Response(render(app).encode("utf-8"), media_type="application/json")
 
     docs_pages.install(app, OPENAPI_PATH)
-
-
-def _current() -> str:
-    from returns_service.app import create_app
-    from returns_service.config import Settings
-
-    return render(create_app(Settings()))
-
-
-def write(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(_current().encode("utf-8"))
-    print(f"wrote {path}")
-
-
-def check(path: Path) -> bool:
-    """Whether the committed file is what the code serves."""
-    committed = path.read_bytes() if path.is_file() else b""
-    if committed == _current().encode("utf-8"):
-        print(f"{path} is up to date")
-        return True
-    print(f"{path} is not what the app serves: run `make openapi` and commit it", file=sys.stderr)
-    return False
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m returns_service.openapi_document", description=__doc__
-    )
-    parser.add_argument("command", choices=("write", "check"))
-    parser.add_argument("path", type=Path)
-    args = parser.parse_args(argv)
-    if args.command == "write":
-        write(args.path)
-        return 0
-    return 0 if check(args.path) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

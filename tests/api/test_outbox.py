@@ -12,6 +12,7 @@ from returns_service.auth import SYSTEM_CALLER
 from returns_service.models import OutboxEventRow, ReturnEventRow
 from returns_service.returns.repository import find_return
 from returns_service.returns.timeline import record_event
+from returns_service.rules.vocabulary import EventType
 from tests.api.scenario import ADDRESS
 from tests.api.test_logistics_webhooks import carrier_event, report
 from tests.api.webhook_support import Harness, harness
@@ -204,6 +205,7 @@ async def test_the_outbox_event_is_rolled_back_with_the_change_it_tells_of(
             session,
             row,
             "message",
+            EventType.MESSAGE,
             SYSTEM_CALLER,
             from_status=None,
             to_status=None,
@@ -219,6 +221,7 @@ async def test_the_outbox_event_is_rolled_back_with_the_change_it_tells_of(
             session,
             row,
             "message",
+            EventType.MESSAGE,
             SYSTEM_CALLER,
             from_status=None,
             to_status=None,

@@ -9,8 +9,8 @@ from sqlalchemy import select, update
 
 from returns_service.models import OutboxEventRow, WebhookDeliveryRow
 from returns_service.models.base import utcnow
-from returns_service.outbox.retention import remove_settled_outbox_events
 from returns_service.relay import dispatch
+from returns_service.relay.retention import remove_settled_outbox_events
 from returns_service.timers.sweep import sweep_once
 from tests.api.webhook_support import Harness, harness
 from tests.conftest import Database

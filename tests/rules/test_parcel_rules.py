@@ -7,6 +7,7 @@ from typing import get_args
 
 import pytest
 
+from returns_service.carriers.schemas import ParcelEventName
 from returns_service.rules.parcels import (
     CLOCK_TOLERANCE,
     ParcelEvent,
@@ -15,7 +16,6 @@ from returns_service.rules.parcels import (
     refusal_settles_refund,
 )
 from returns_service.rules.vocabulary import ReturnStatus, ReturnType
-from returns_service.webhooks.schemas import ParcelEventName
 
 E, S, T = ParcelEvent, ReturnStatus, ReturnType
 

@@ -10,13 +10,9 @@ from returns_service.automations.schemas import AutomationsIn, AutomationsOut
 from returns_service.db import Session, TransactionalRoute
 from returns_service.http_problems import problem_responses
 from returns_service.policies.endpoints import ShopId
-from returns_service.rules.vocabulary import Role
 from returns_service.versions import IfMatch, expected_version, set_etag
 
 router = APIRouter(prefix="/v1/shops", tags=["automations"], route_class=TransactionalRoute)
-
-EDITORS = (Role.MERCHANT, Role.STOREFRONT, Role.PLATFORM)
-
 
 @router.get(
     "/{shop_id}/automations",
@@ -27,7 +23,6 @@ async def get_automations(
     shop_id: ShopId, caller: CurrentCaller, session: Session, response: Response
 ) -> AutomationsOut:
     """Read the shop's automation rules, in the order they are tried."""
-    caller.require(*EDITORS)
     automations = await service.read_automations(session, caller, shop_id)
     set_etag(response, automations.version)
     return automations
@@ -47,7 +42,6 @@ async def put_automations(
     if_match: IfMatch = None,
 ) -> AutomationsOut:
     """Replace the shop's automation rules (at most 50, each one its return types can take)."""
-    caller.require(*EDITORS)
     automations = await service.replace_automations(
         session, caller, shop_id, body, expected_version(if_match)
     )

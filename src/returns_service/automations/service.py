@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from returns_service.auth import Caller
+from returns_service.rules.vocabulary import Role
 from returns_service.automations import repository
 from returns_service.automations.schemas import (
     AutomationConditions,
@@ -72,7 +73,11 @@ def _view(shop_id: str, row: ShopAutomationsRow | None) -> AutomationsOut:
     )
 
 
+EDITORS = (Role.MERCHANT, Role.STOREFRONT, Role.PLATFORM)
+
+
 def _ensure_may_see(caller: Caller, shop_id: str) -> None:
+    caller.require(*EDITORS)
     if not caller.can_see_shop(shop_id):
         raise NotFound(f"no automations for shop {shop_id}")
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, text
+from collections.abc import Sequence
+
+from sqlalchemy import and_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from returns_service.models import OrderRow
+from returns_service.models import OrderLineRow, OrderRow, ReturnItemRow, ReturnRow
+from returns_service.rules.vocabulary import RELEASED_STATUSES
+
+_RELEASED = [status.value for status in RELEASED_STATUSES]
 
 
 async def find_order(
@@ -62,3 +67,45 @@ async def lock_order_id(session: AsyncSession, order_id: str) -> None:
     await session.execute(
         text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"order:{order_id}"}
     )
+
+
+async def units_held(session: AsyncSession, shop_id: str, order_id: str) -> dict[str, int]:
+    """Units of each line held by the order's returns that have not given them back."""
+    statement = (
+        select(ReturnItemRow.line_id, func.sum(ReturnItemRow.quantity))
+        .join(
+            ReturnRow,
+            and_(
+                ReturnRow.shop_id == ReturnItemRow.shop_id, ReturnRow.id == ReturnItemRow.return_id
+            ),
+        )
+        .where(
+            ReturnRow.shop_id == shop_id,
+            ReturnRow.order_id == order_id,
+            ReturnRow.status.not_in(_RELEASED),
+        )
+        .group_by(ReturnItemRow.line_id)
+    )
+    rows = (await session.execute(statement)).all()
+    return {line_id: int(total) for line_id, total in rows}
+
+
+async def order_has_returns(session: AsyncSession, shop_id: str, order_id: str) -> bool:
+    statement = (
+        select(ReturnRow.id)
+        .where(ReturnRow.shop_id == shop_id, ReturnRow.order_id == order_id)
+        .limit(1)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def lines_of_order(
+    session: AsyncSession, shop_id: str, order_id: str, line_ids: Sequence[str]
+) -> dict[str, OrderLineRow]:
+    statement = select(OrderLineRow).where(
+        OrderLineRow.shop_id == shop_id,
+        OrderLineRow.order_id == order_id,
+        OrderLineRow.line_id.in_(list(line_ids)),
+    )
+    rows = (await session.execute(statement)).scalars().all()
+    return {row.line_id: row for row in rows}

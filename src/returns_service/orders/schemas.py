@@ -7,12 +7,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from returns_service.fields import Currency, Identifier, Money
 from returns_service.timestamps import Timestamp
 
-Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
-# strict: JSON true/false or 1.0 are not amounts (pydantic alone would take them as 1 and 0).
-Money = Annotated[int, Field(strict=True, ge=0, le=10**12, description="Minor units (fen, cents)")]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217", examples=["CNY"])]
 MAX_ORDER_TOTAL = 10**15
 
 

@@ -13,7 +13,6 @@ from returns_service.models import OrderLineRow, OrderRow
 from returns_service.models.base import utcnow
 from returns_service.orders import repository
 from returns_service.orders.schemas import OrderIn, OrderLineOut, OrderOut
-from returns_service.returns import repository as returns_repository
 from returns_service.rules.facts import Order, OrderLine
 from returns_service.rules.parcels import tracking_key
 from returns_service.rules.vocabulary import Role
@@ -92,7 +91,7 @@ async def load_visible_order(
 
 async def read_order(session: AsyncSession, caller: Caller, order_id: str) -> OrderOut:
     row = await load_visible_order(session, caller, order_id)
-    held = await returns_repository.units_held(session, row.shop_id, row.id)
+    held = await repository.units_held(session, row.shop_id, row.id)
     return order_view(row, held)
 
 
@@ -151,7 +150,7 @@ async def register_order(
     if (
         not created
         and (lines_change or identity_changes)
-        and await returns_repository.order_has_returns(session, row.shop_id, row.id)
+        and await repository.order_has_returns(session, row.shop_id, row.id)
     ):
         raise Conflict(
             f"order {order_id} has returns: its lines, buyer and currency can no longer change"
@@ -178,5 +177,5 @@ async def register_order(
         raise Conflict(
             f"order {order_id} was registered by someone else at the same time"
         ) from error
-    held = await returns_repository.units_held(session, row.shop_id, row.id)
+    held = await repository.units_held(session, row.shop_id, row.id)
     return order_view(row, held), created

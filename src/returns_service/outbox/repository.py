@@ -1,27 +1,33 @@
-"""SQL for the outbox: writing events, and the order facts some events carry."""
+"""SQL for the outbox: the returns package writes events here, the relay reads them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from returns_service.models import OrderLineRow, OutboxEventRow
+from returns_service.models import OutboxEventRow
 
 
-async def add_event(session: AsyncSession, event: OutboxEventRow) -> None:
-    session.add(event)
-    await session.flush()
-
-
-async def order_lines(
-    session: AsyncSession, shop_id: str, order_id: str, line_ids: Sequence[str]
-) -> dict[str, OrderLineRow]:
-    statement = select(OrderLineRow).where(
-        OrderLineRow.shop_id == shop_id,
-        OrderLineRow.order_id == order_id,
-        OrderLineRow.line_id.in_(list(line_ids)),
+async def add_event(
+    session: AsyncSession,
+    *,
+    shop_id: str,
+    event_id: str,
+    event_type: str,
+    return_id: str,
+    payload: dict[str, Any],
+    created_at: datetime,
+) -> None:
+    session.add(
+        OutboxEventRow(
+            shop_id=shop_id,
+            id=event_id,
+            type=event_type,
+            return_id=return_id,
+            payload=payload,
+            created_at=created_at,
+        )
     )
-    rows = (await session.execute(statement)).scalars().all()
-    return {row.line_id: row for row in rows}
+    await session.flush()

@@ -7,8 +7,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from returns_service.durations import parse_duration
-from returns_service.returns.schemas import ReturnAddressIn, ReturnAddressOut
+from returns_service.durations import format_duration, parse_duration
+from returns_service.fields import ReturnAddressIn, ReturnAddressOut
+from returns_service.rules.facts import PLATFORM_DEFAULTS
 from returns_service.shapes import ResponseShape
 
 
@@ -34,8 +35,10 @@ class AbuseThresholdIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # strict throughout: JSON true/false or 1.5 are not counts (pydantic alone would coerce).
-    returns: int = Field(default=5, strict=True, ge=1, le=10_000)
-    days: int = Field(default=30, strict=True, ge=1, le=3650)
+    returns: int = Field(
+        default=PLATFORM_DEFAULTS.abuse_threshold.returns, strict=True, ge=1, le=10_000
+    )
+    days: int = Field(default=PLATFORM_DEFAULTS.abuse_threshold.days, strict=True, ge=1, le=3650)
 
 
 class AbuseThresholdOut(ResponseShape):
@@ -46,19 +49,28 @@ class AbuseThresholdOut(ResponseShape):
 class ReturnPolicyIn(BaseModel):
     """A whole policy; fields left out take the platform default."""
 
+    # Every default comes from the rules' PLATFORM_DEFAULTS: one source for the API, the
+    # shops without a policy row, and the rules' own tests.
+
     model_config = ConfigDict(extra="forbid")
 
-    window_days: int = Field(default=7, strict=True, ge=0, le=3650)
-    defect_window_days: int = Field(default=15, strict=True, ge=0, le=3650)
+    window_days: int = Field(default=PLATFORM_DEFAULTS.window_days, strict=True, ge=0, le=3650)
+    defect_window_days: int = Field(
+        default=PLATFORM_DEFAULTS.defect_window_days, strict=True, ge=0, le=3650
+    )
     extra_excluded_categories: list[Category] = Field(default_factory=list, max_length=100)
-    restocking_fee_percent: int = Field(default=0, strict=True, ge=0, le=100)
-    review_timeout: Duration = "PT48H"
-    ship_timeout: Duration = "P7D"
-    receive_timeout: Duration = "PT48H"
-    escalation_timeout: Duration = "P7D"
-    offer_timeout: Duration = "PT48H"
-    auto_refund_unshipped: bool = Field(default=False, strict=True)
-    fast_refund: bool = Field(default=False, strict=True)
+    restocking_fee_percent: int = Field(
+        default=PLATFORM_DEFAULTS.restocking_fee_percent, strict=True, ge=0, le=100
+    )
+    review_timeout: Duration = format_duration(PLATFORM_DEFAULTS.review_timeout)
+    ship_timeout: Duration = format_duration(PLATFORM_DEFAULTS.ship_timeout)
+    receive_timeout: Duration = format_duration(PLATFORM_DEFAULTS.receive_timeout)
+    escalation_timeout: Duration = format_duration(PLATFORM_DEFAULTS.escalation_timeout)
+    offer_timeout: Duration = format_duration(PLATFORM_DEFAULTS.offer_timeout)
+    auto_refund_unshipped: bool = Field(
+        default=PLATFORM_DEFAULTS.auto_refund_unshipped, strict=True
+    )
+    fast_refund: bool = Field(default=PLATFORM_DEFAULTS.fast_refund, strict=True)
     abuse_threshold: AbuseThresholdIn = Field(default_factory=AbuseThresholdIn)
     return_address: ReturnAddressIn | None = Field(
         default=None,

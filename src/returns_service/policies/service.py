@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from returns_service.auth import Caller
 from returns_service.durations import parse_duration
 from returns_service.errors import Conflict, NotFound, RuleViolation, VersionMismatch
+from returns_service.fields import ReturnAddressOut
 from returns_service.models import ShopPolicyRow
 from returns_service.models.base import utcnow
 from returns_service.policies import repository
@@ -19,11 +20,11 @@ from returns_service.policies.schemas import (
     ReturnPolicyIn,
     ReturnPolicyOut,
 )
-from returns_service.returns.schemas import ReturnAddressOut
 from returns_service.rules.eligibility import LEGAL_EXCLUDED_CATEGORIES, check_policy
 from returns_service.rules.facts import AbuseThreshold, ReturnPolicy
+from returns_service.rules.vocabulary import Role
 
-DEFAULTS = ReturnPolicyIn()
+DEFAULTS = ReturnPolicyIn()  # the API's view of rules.facts.PLATFORM_DEFAULTS
 
 
 def _rules_policy(source: ReturnPolicyIn | ShopPolicyRow) -> ReturnPolicy:
@@ -101,7 +102,11 @@ def _view(shop_id: str, row: ShopPolicyRow | None) -> ReturnPolicyOut:
     )
 
 
+POLICY_READERS = (Role.MERCHANT, Role.STOREFRONT, Role.PLATFORM)
+
+
 def _ensure_may_see(caller: Caller, shop_id: str) -> None:
+    caller.require(*POLICY_READERS)
     if not caller.can_see_shop(shop_id):
         raise NotFound(f"no return policy for shop {shop_id}")
 

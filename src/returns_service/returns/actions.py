@@ -5,18 +5,18 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from returns_service.auth import Caller
-from returns_service.errors import Conflict, Forbidden, RuleViolation, ValidationFailed
+from returns_service.errors import Conflict, RuleViolation, ValidationFailed
 from returns_service.models import ReturnEventRow, ReturnRow
 from returns_service.models.base import utcnow
 from returns_service.policies.service import default_return_address
 from returns_service.returns import automations, repository
 from returns_service.returns.lifecycle import (
     load_visible_return,
+    lock_for_action,
     move,
     start_receive_deadline,
-    target_of,
 )
-from returns_service.returns.refunds import refund_return
+from returns_service.returns.refunds import pay_refund
 from returns_service.returns.schemas import (
     ApproveBody,
     ArbitrateBody,
@@ -31,26 +31,14 @@ from returns_service.returns.timeline import record_event
 from returns_service.rules.facts import Deduction
 from returns_service.rules.money import DeductionsExceedRefundable, apply_deductions
 from returns_service.rules.parcels import carrier_key, same_parcel, tracking_key
-from returns_service.rules.transitions import arbitration_target, roles_for
-from returns_service.rules.vocabulary import Action, ReturnStatus, ReturnType, Role
-from returns_service.versions import check_version
-
-
-async def _locked_for(
-    session: AsyncSession, caller: Caller, return_id: str, action: Action, if_match: str | None
-) -> tuple[ReturnRow, ReturnStatus]:
-    """Lock the return, then check: visible (404), role (403), version (412), state (409)."""
-    row = await load_visible_return(session, caller, return_id, for_update=True)
-    if caller.role not in roles_for(action):
-        raise Forbidden(f"a {caller.role.value} may not {action.value} a return")
-    check_version(if_match, row.version)
-    return row, target_of(row, action, caller)
+from returns_service.rules.transitions import arbitration_target
+from returns_service.rules.vocabulary import Action, EventType, ReturnType, Role
 
 
 async def approve_return(
     session: AsyncSession, caller: Caller, return_id: str, body: ApproveBody, if_match: str | None
 ) -> ReturnRow:
-    row, target = await _locked_for(session, caller, return_id, Action.APPROVE, if_match)
+    row, transition = await lock_for_action(session, caller, return_id, Action.APPROVE, if_match)
     address = (
         body.return_address.model_dump()
         if body.return_address
@@ -69,7 +57,7 @@ async def approve_return(
         row,
         Action.APPROVE,
         caller,
-        target=target,
+        transition=transition,
         data={
             "instructions": body.instructions,
             "return_address_kind": address["kind"] if address else None,
@@ -81,14 +69,14 @@ async def approve_return(
 async def reject_return(
     session: AsyncSession, caller: Caller, return_id: str, body: RejectBody, if_match: str | None
 ) -> ReturnRow:
-    row, target = await _locked_for(session, caller, return_id, Action.REJECT, if_match)
+    row, transition = await lock_for_action(session, caller, return_id, Action.REJECT, if_match)
     row.rejection = {"reason_code": body.reason_code, "note": body.note}
     await move(
         session,
         row,
         Action.REJECT,
         caller,
-        target=target,
+        transition=transition,
         data={"reason_code": body.reason_code, "note": body.note},
     )
     return row
@@ -97,8 +85,9 @@ async def reject_return(
 async def cancel_return(
     session: AsyncSession, caller: Caller, return_id: str, body: NoteBody, if_match: str | None
 ) -> ReturnRow:
-    row, target = await _locked_for(session, caller, return_id, Action.CANCEL, if_match)
-    await move(session, row, Action.CANCEL, caller, target=target, data={"note": body.note})
+    row, transition = await lock_for_action(session, caller, return_id, Action.CANCEL, if_match)
+    data = {"note": body.note}
+    await move(session, row, Action.CANCEL, caller, transition=transition, data=data)
     return row
 
 
@@ -119,7 +108,7 @@ async def _refuse_a_parcel_in_use(
 async def ship_return(
     session: AsyncSession, caller: Caller, return_id: str, body: ShipmentBody, if_match: str | None
 ) -> ReturnRow:
-    row, target = await _locked_for(session, caller, return_id, Action.SHIP, if_match)
+    row, transition = await lock_for_action(session, caller, return_id, Action.SHIP, if_match)
     # Carrier events find the return by carrier and tracking number together (webhooks).
     tracking_number = tracking_key(body.tracking_number)
     await _refuse_a_parcel_in_use(session, row, body.carrier, tracking_number)
@@ -132,7 +121,7 @@ async def ship_return(
         row,
         Action.SHIP,
         caller,
-        target=target,
+        transition=transition,
         data={"carrier": body.carrier, "tracking_number": tracking_number},
     )
     await automations.after_shipping(session, row)
@@ -142,7 +131,7 @@ async def ship_return(
 async def receive_return(
     session: AsyncSession, caller: Caller, return_id: str, body: ReceiveBody, if_match: str | None
 ) -> ReturnRow:
-    row, target = await _locked_for(session, caller, return_id, Action.RECEIVE, if_match)
+    row, transition = await lock_for_action(session, caller, return_id, Action.RECEIVE, if_match)
     found = [Deduction(kind=d.kind, amount=d.amount, note=d.note) for d in body.deductions]
     try:
         row.refund_amount = apply_deductions(row.refund_amount, found)
@@ -161,7 +150,7 @@ async def receive_return(
         row,
         Action.RECEIVE,
         caller,
-        target=target,
+        transition=transition,
         data={
             "inspection": body.inspection.value,
             "deductions": [d.model_dump() for d in body.deductions],
@@ -172,18 +161,20 @@ async def receive_return(
     return row
 
 
-async def refund_return_now(
+async def refund_return(
     session: AsyncSession, caller: Caller, return_id: str, body: RefundBody, if_match: str | None
 ) -> ReturnRow:
-    row, target = await _locked_for(session, caller, return_id, Action.REFUND, if_match)
-    await refund_return(session, row, caller, body.amount, target=target)
+    row, transition = await lock_for_action(session, caller, return_id, Action.REFUND, if_match)
+    await pay_refund(session, row, caller, body.amount, transition=transition)
     return row
 
 
 async def send_replacement(
     session: AsyncSession, caller: Caller, return_id: str, body: ShipmentBody, if_match: str | None
 ) -> ReturnRow:
-    row, target = await _locked_for(session, caller, return_id, Action.SEND_REPLACEMENT, if_match)
+    row, transition = await lock_for_action(
+        session, caller, return_id, Action.SEND_REPLACEMENT, if_match
+    )
     row.replacement_carrier = body.carrier
     row.replacement_tracking_number = body.tracking_number
     row.replacement_shipped_at = utcnow()
@@ -192,7 +183,7 @@ async def send_replacement(
         row,
         Action.SEND_REPLACEMENT,
         caller,
-        target=target,
+        transition=transition,
         data={"carrier": body.carrier, "tracking_number": body.tracking_number},
     )
     return row
@@ -201,24 +192,34 @@ async def send_replacement(
 async def escalate_return(
     session: AsyncSession, caller: Caller, return_id: str, body: NoteBody, if_match: str | None
 ) -> ReturnRow:
-    row, target = await _locked_for(session, caller, return_id, Action.ESCALATE, if_match)
-    await move(session, row, Action.ESCALATE, caller, target=target, data={"note": body.note})
+    row, transition = await lock_for_action(session, caller, return_id, Action.ESCALATE, if_match)
+    await move(
+        session, row, Action.ESCALATE, caller, transition=transition, data={"note": body.note}
+    )
     return row
 
 
 async def arbitrate_return(
     session: AsyncSession, caller: Caller, return_id: str, body: ArbitrateBody, if_match: str | None
 ) -> ReturnRow:
-    row, _ = await _locked_for(session, caller, return_id, Action.ARBITRATE, if_match)
+    for_buyer = body.decision == "buyer"
+    row, transition = await lock_for_action(
+        session,
+        caller,
+        return_id,
+        Action.ARBITRATE,
+        if_match,
+        target=arbitration_target(decision_for_buyer=for_buyer),
+    )
     decision = {"decision": body.decision, "note": body.note}
-    if body.decision == "buyer":
-        await refund_return(
+    if for_buyer:
+        await pay_refund(
             session,
             row,
             caller,
             body.amount,
             action=Action.ARBITRATE,
-            target=arbitration_target(decision_for_buyer=True),
+            transition=transition,
             data=decision,
         )
     else:
@@ -227,14 +228,7 @@ async def arbitrate_return(
                 "a decision for the merchant refunds nothing: leave amount out",
                 [{"loc": ["body", "amount"], "msg": "must be absent", "type": "value_error"}],
             )
-        await move(
-            session,
-            row,
-            Action.ARBITRATE,
-            caller,
-            target=arbitration_target(decision_for_buyer=False),
-            data=decision,
-        )
+        await move(session, row, Action.ARBITRATE, caller, transition=transition, data=decision)
     return row
 
 
@@ -242,7 +236,7 @@ async def extend_receive_deadline(
     session: AsyncSession, caller: Caller, return_id: str, body: NoteBody, if_match: str | None
 ) -> ReturnRow:
     """Give the merchant one more receive_timeout, once per return."""
-    row, target = await _locked_for(session, caller, return_id, Action.EXTEND, if_match)
+    row, transition = await lock_for_action(session, caller, return_id, Action.EXTEND, if_match)
     if row.receive_extensions > 0:
         raise Conflict("the receive deadline of this return was already extended once")
     row.receive_extensions += 1
@@ -254,7 +248,7 @@ async def extend_receive_deadline(
         row,
         Action.EXTEND,
         caller,
-        target=target,
+        transition=transition,
         data={
             "note": body.note,
             "due_at": row.deadline_due_at.isoformat() if row.deadline_due_at else None,
@@ -273,6 +267,7 @@ async def post_message(
         session,
         row,
         "message",
+        EventType.MESSAGE,
         caller,
         from_status=None,
         to_status=None,

@@ -12,6 +12,7 @@ from returns_service.auth import Caller
 from returns_service.errors import RuleViolation
 from returns_service.models import OrderRow, ReturnItemRow, ReturnRow
 from returns_service.models.base import utcnow
+from returns_service.orders import repository as orders_repository
 from returns_service.orders.service import load_visible_order, order_facts
 from returns_service.policies.service import policy_for_shop
 from returns_service.returns import automations, repository
@@ -29,7 +30,7 @@ from returns_service.rules.facts import (
 )
 from returns_service.rules.money import quote_refund
 from returns_service.rules.standing import is_frequent_returner
-from returns_service.rules.vocabulary import ReturnStatus, Role
+from returns_service.rules.vocabulary import EventType, ReturnStatus, Role
 
 APPLICANTS = (Role.BUYER, Role.STOREFRONT, Role.PLATFORM)
 
@@ -60,7 +61,7 @@ async def _assess(
     policy = await policy_for_shop(session, order.shop_id)
     facts = order_facts(order)
     application = _application(body)
-    held = await repository.units_held(session, order.shop_id, order.id)
+    held = await orders_repository.units_held(session, order.shop_id, order.id)
     violations = check_application(facts, application, policy, held, utcnow())
     return Assessment(order, policy, violations, quote_refund(facts, application, policy))
 
@@ -143,6 +144,7 @@ async def apply_for_return(
         session,
         row,
         "created",
+        EventType.REQUESTED,
         caller,
         from_status=None,
         to_status=ReturnStatus.REQUESTED.value,

@@ -21,7 +21,7 @@ from returns_service.models.base import utcnow
 from returns_service.policies.service import policy_for_shop
 from returns_service.returns import repository
 from returns_service.returns.lifecycle import move
-from returns_service.returns.refunds import refund_return
+from returns_service.returns.refunds import pay_refund
 from returns_service.rules.facts import ReturnPolicy
 from returns_service.rules.standing import qualifies_for_fast_refund
 from returns_service.rules.vocabulary import Action, ReturnStatus, ReturnType
@@ -36,7 +36,7 @@ FAST_REFUND = "fast_refund"
 async def approve_and_refund(session: AsyncSession, row: ReturnRow, data: dict[str, str]) -> None:
     """Approve a requested refund-only return and pay it at once, as the system."""
     await move(session, row, Action.APPROVE, SYSTEM_CALLER, data=data)
-    await refund_return(session, row, SYSTEM_CALLER, None, data=data)
+    await pay_refund(session, row, SYSTEM_CALLER, None, data=data)
 
 
 async def _fast_refund_allowed(session: AsyncSession, row: ReturnRow, policy: ReturnPolicy) -> bool:
@@ -67,4 +67,4 @@ async def after_shipping(session: AsyncSession, row: ReturnRow) -> None:
         return
     policy = await policy_for_shop(session, row.shop_id)
     if await _fast_refund_allowed(session, row, policy):
-        await refund_return(session, row, SYSTEM_CALLER, None, data={"automation": FAST_REFUND})
+        await pay_refund(session, row, SYSTEM_CALLER, None, data={"automation": FAST_REFUND})

@@ -31,7 +31,7 @@ _ACTIONS: dict[str, tuple[type[BaseModel], Act]] = {
     "approve": (ApproveBody, actions.approve_return),
     "reject": (RejectBody, actions.reject_return),
     "receive": (ReceiveBody, actions.receive_return),
-    "refund": (RefundBody, actions.refund_return_now),
+    "refund": (RefundBody, actions.refund_return),
 }
 
 

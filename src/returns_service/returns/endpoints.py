@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from returns_service.auth import Caller, CurrentCaller
+from returns_service.auth import CurrentCaller
 from returns_service.db import Session, TransactionalRoute
 from returns_service.http_problems import problem_responses
 from returns_service.models import ReturnRow
 from returns_service.returns import actions, application, batch, reading
-from returns_service.returns.lifecycle import load_visible_return
 from returns_service.returns.repository import ReturnFilters
 from returns_service.returns.schemas import (
     ApproveBody,
@@ -42,7 +38,6 @@ from returns_service.versions import IfMatch, set_etag
 router = APIRouter(prefix="/v1/returns", tags=["returns"], route_class=TransactionalRoute)
 
 _ACTION_ERRORS = problem_responses(403, 404, 409, 412)
-Body = TypeVar("Body", bound=BaseModel)
 
 
 def _answer(response: Response, row: ReturnRow) -> ReturnOut:
@@ -120,7 +115,8 @@ async def get_return(
     return_id: str, caller: CurrentCaller, session: Session, response: Response
 ) -> ReturnOut:
     """Read one return."""
-    return _answer(response, await load_visible_return(session, caller, return_id))
+    row = await reading.read_return(session, caller, return_id)
+    return _answer(response, row)
 
 
 @router.get(
@@ -147,22 +143,8 @@ async def post_return_message(
     return_id: str, body: MessageBody, caller: CurrentCaller, session: Session
 ) -> ReturnEventOut:
     """Send a message; it joins the timeline."""
-    return event_view(await actions.post_message(session, caller, return_id, body))
-
-
-Act = Callable[[AsyncSession, Caller, str, Body, str | None], Awaitable[ReturnRow]]
-
-
-async def _act(
-    act: Act[Body],
-    session: AsyncSession,
-    caller: Caller,
-    return_id: str,
-    body: Body,
-    if_match: str | None,
-    response: Response,
-) -> ReturnOut:
-    return _answer(response, await act(session, caller, return_id, body, if_match))
+    event = await actions.post_message(session, caller, return_id, body)
+    return event_view(event)
 
 
 @router.post("/{return_id}/approve", operation_id="approveReturn", responses=_ACTION_ERRORS)
@@ -175,15 +157,8 @@ async def approve_return(
     body: ApproveBody | None = None,
 ) -> ReturnOut:
     """Approve a requested return (merchant, platform)."""
-    return await _act(
-        actions.approve_return,
-        session,
-        caller,
-        return_id,
-        body or ApproveBody(),
-        if_match,
-        response,
-    )
+    row = await actions.approve_return(session, caller, return_id, body or ApproveBody(), if_match)
+    return _answer(response, row)
 
 
 @router.post("/{return_id}/reject", operation_id="rejectReturn", responses=_ACTION_ERRORS)
@@ -196,7 +171,8 @@ async def reject_return(
     if_match: IfMatch = None,
 ) -> ReturnOut:
     """Reject a requested or received return with a reason the buyer can read."""
-    return await _act(actions.reject_return, session, caller, return_id, body, if_match, response)
+    row = await actions.reject_return(session, caller, return_id, body, if_match)
+    return _answer(response, row)
 
 
 @router.post("/{return_id}/cancel", operation_id="cancelReturn", responses=_ACTION_ERRORS)
@@ -209,9 +185,8 @@ async def cancel_return(
     body: NoteBody | None = None,
 ) -> ReturnOut:
     """Withdraw a return before the goods are shipped (buyer)."""
-    return await _act(
-        actions.cancel_return, session, caller, return_id, body or NoteBody(), if_match, response
-    )
+    row = await actions.cancel_return(session, caller, return_id, body or NoteBody(), if_match)
+    return _answer(response, row)
 
 
 @router.post("/{return_id}/ship", operation_id="shipReturn", responses=_ACTION_ERRORS)
@@ -224,7 +199,8 @@ async def ship_return(
     if_match: IfMatch = None,
 ) -> ReturnOut:
     """Give the carrier and tracking number of the parcel going back (buyer)."""
-    return await _act(actions.ship_return, session, caller, return_id, body, if_match, response)
+    row = await actions.ship_return(session, caller, return_id, body, if_match)
+    return _answer(response, row)
 
 
 @router.post("/{return_id}/receive", operation_id="receiveReturn", responses=_ACTION_ERRORS)
@@ -237,7 +213,8 @@ async def receive_return(
     if_match: IfMatch = None,
 ) -> ReturnOut:
     """Confirm the goods arrived and record the inspection and any deductions."""
-    return await _act(actions.receive_return, session, caller, return_id, body, if_match, response)
+    row = await actions.receive_return(session, caller, return_id, body, if_match)
+    return _answer(response, row)
 
 
 @router.post("/{return_id}/refund", operation_id="refundReturn", responses=_ACTION_ERRORS)
@@ -250,15 +227,8 @@ async def refund_return(
     body: RefundBody | None = None,
 ) -> ReturnOut:
     """Refund along the original payment route, once; at most the refundable amount."""
-    return await _act(
-        actions.refund_return_now,
-        session,
-        caller,
-        return_id,
-        body or RefundBody(),
-        if_match,
-        response,
-    )
+    row = await actions.refund_return(session, caller, return_id, body or RefundBody(), if_match)
+    return _answer(response, row)
 
 
 @router.post(
@@ -273,9 +243,8 @@ async def send_replacement(
     if_match: IfMatch = None,
 ) -> ReturnOut:
     """Send the replacement (exchange) or the missing items (reship)."""
-    return await _act(
-        actions.send_replacement, session, caller, return_id, body, if_match, response
-    )
+    row = await actions.send_replacement(session, caller, return_id, body, if_match)
+    return _answer(response, row)
 
 
 @router.post("/{return_id}/escalate", operation_id="escalateReturn", responses=_ACTION_ERRORS)
@@ -288,15 +257,8 @@ async def escalate_return(
     body: NoteBody | None = None,
 ) -> ReturnOut:
     """Ask the platform to arbitrate a rejection (buyer)."""
-    return await _act(
-        actions.escalate_return,
-        session,
-        caller,
-        return_id,
-        body or NoteBody(),
-        if_match,
-        response,
-    )
+    row = await actions.escalate_return(session, caller, return_id, body or NoteBody(), if_match)
+    return _answer(response, row)
 
 
 @router.post("/{return_id}/arbitrate", operation_id="arbitrateReturn", responses=_ACTION_ERRORS)
@@ -309,9 +271,8 @@ async def arbitrate_return(
     if_match: IfMatch = None,
 ) -> ReturnOut:
     """Decide an escalated return: for the buyer (refund) or the merchant (close)."""
-    return await _act(
-        actions.arbitrate_return, session, caller, return_id, body, if_match, response
-    )
+    row = await actions.arbitrate_return(session, caller, return_id, body, if_match)
+    return _answer(response, row)
 
 
 @router.post("/{return_id}/extend", operation_id="extendReceiveDeadline", responses=_ACTION_ERRORS)
@@ -324,12 +285,7 @@ async def extend_receive_deadline(
     body: NoteBody | None = None,
 ) -> ReturnOut:
     """Move the receive deadline by one more receive_timeout, once (merchant)."""
-    return await _act(
-        actions.extend_receive_deadline,
-        session,
-        caller,
-        return_id,
-        body or NoteBody(),
-        if_match,
-        response,
+    row = await actions.extend_receive_deadline(
+        session, caller, return_id, body or NoteBody(), if_match
     )
+    return _answer(response, row)

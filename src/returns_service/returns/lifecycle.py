@@ -16,8 +16,15 @@ from returns_service.returns import repository
 from returns_service.returns.timeline import record_event
 from returns_service.rules.deadlines import deadline_on_entering, receive_deadline
 from returns_service.rules.facts import Deadline
-from returns_service.rules.transitions import RoleRefused, TransitionRefused, next_status
+from returns_service.rules.transitions import (
+    RoleRefused,
+    Transition,
+    TransitionRefused,
+    roles_for,
+    transition_for,
+)
 from returns_service.rules.vocabulary import Action, ReturnStatus, ReturnType, Role
+from returns_service.versions import check_version
 
 
 def may_see_return(caller: Caller, row: ReturnRow) -> bool:
@@ -38,10 +45,35 @@ async def load_visible_return(
     return row
 
 
-def target_of(row: ReturnRow, action: Action, actor: Caller) -> ReturnStatus:
-    """Ask the state table where the action leads; refusals become HTTP problems."""
+async def lock_for_action(
+    session: AsyncSession,
+    caller: Caller,
+    return_id: str,
+    action: Action,
+    if_match: str | None,
+    *,
+    target: ReturnStatus | None = None,
+) -> tuple[ReturnRow, Transition]:
+    """Lock the return, then check in this order: visible (404), the caller's role may take
+    the action at all (403), the version the caller read (412), the state allows it (409).
+
+    The role check of every action is here and in the state table it reads, nowhere else.
+    """
+    row = await load_visible_return(session, caller, return_id, for_update=True)
+    if caller.role not in roles_for(action):
+        raise Forbidden(f"a {caller.role.value} may not {action.value} a return")
+    check_version(if_match, row.version)
+    return row, transition_of(row, action, caller, target)
+
+
+def transition_of(
+    row: ReturnRow, action: Action, actor: Caller, target: ReturnStatus | None = None
+) -> Transition:
+    """Ask the state table which row the action takes; refusals become HTTP problems."""
     try:
-        return next_status(ReturnStatus(row.status), action, ReturnType(row.type), actor.role)
+        return transition_for(
+            ReturnStatus(row.status), action, ReturnType(row.type), actor.role, target
+        )
     except RoleRefused as refusal:
         raise Forbidden(str(refusal)) from refusal
     except TransitionRefused as refusal:
@@ -73,18 +105,20 @@ async def move(
     action: Action,
     actor: Caller,
     *,
-    target: ReturnStatus | None = None,
+    transition: Transition | None = None,
     data: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Apply the action: new state, new version, the next deadline, one timeline event.
+    """Apply the action: new state, new version, the next deadline, one timeline event and
+    the event type its row of the state table names.
 
     The deadline comes from the shop policy as it is now; changing the policy later does not
     move it.
     """
     now = now or utcnow()
     source = ReturnStatus(row.status)
-    target = target or target_of(row, action, actor)
+    transition = transition or transition_of(row, action, actor)
+    target = transition.target
     row.status = target.value
     row.version += 1
     row.updated_at = now
@@ -95,6 +129,7 @@ async def move(
         session,
         row,
         action.value,
+        transition.event,
         actor,
         from_status=source.value,
         to_status=target.value,

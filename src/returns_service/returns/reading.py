@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from returns_service.auth import Caller
+from returns_service.models import ReturnRow
 from returns_service.pagination import (
     bad_cursor,
     decode_cursor,
@@ -70,6 +71,11 @@ async def list_returns(
             else encode_position("created_at", last.created_at, last.id)
         )
     return ReturnPage(items=[return_view(row) for row in page], next_cursor=next_cursor)
+
+
+async def read_return(session: AsyncSession, caller: Caller, return_id: str) -> ReturnRow:
+    """The return, if the caller may see it (404 otherwise)."""
+    return await load_visible_return(session, caller, return_id)
 
 
 async def list_return_events(

@@ -13,9 +13,10 @@ from returns_service.models.base import utcnow
 from returns_service.orders import repository as orders_repository
 from returns_service.orders.service import order_facts
 from returns_service.returns import repository
-from returns_service.returns.lifecycle import move, target_of
+from returns_service.returns.lifecycle import move, transition_of
 from returns_service.rules.money import RefundExceedsRefundable, refund_ceiling, settle_refund
-from returns_service.rules.vocabulary import Action, ReturnStatus, Role
+from returns_service.rules.transitions import Transition
+from returns_service.rules.vocabulary import Action, Role
 
 NOTHING_TO_REFUND = "nothing_to_refund"
 
@@ -25,17 +26,18 @@ def refund_reference(row: ReturnRow) -> str:
     return f"rf_{row.id}"
 
 
-async def refund_return(
+async def pay_refund(
     session: AsyncSession,
     row: ReturnRow,
     actor: Caller,
     requested: int | None,
     *,
     action: Action = Action.REFUND,
-    target: ReturnStatus | None = None,
+    transition: Transition | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """Refund the return; the caller holds its row lock.
+    """Pay the return's refund under the row lock the caller already holds (the refund
+    action, arbitration for the buyer, timers, automations and carrier events all end here).
 
     The order is locked too, so that refunds of two returns of one order are summed one
     after the other and together never pass what the order paid.
@@ -44,7 +46,7 @@ async def refund_return(
     asks for one is refused (`nothing_to_refund`); the system, acting on a timer or an
     automation, closes the return instead, saying why on the timeline.
     """
-    target = target or target_of(row, action, actor)
+    transition = transition or transition_of(row, action, actor)
     order = await orders_repository.find_order_of_shop(
         session, row.shop_id, row.order_id, for_update=True
     )
@@ -72,7 +74,7 @@ async def refund_return(
         row,
         action,
         actor,
-        target=target,
+        transition=transition,
         now=now,
         data={
             **(data or {}),

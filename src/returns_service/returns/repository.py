@@ -10,10 +10,9 @@ from sqlalchemy import Select, and_, func, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from returns_service.models import OrderRow, ReturnEventRow, ReturnItemRow, ReturnRow
-from returns_service.rules.vocabulary import RELEASED_STATUSES, TERMINAL_STATUSES, ReturnStatus
+from returns_service.models import OrderRow, ReturnEventRow, ReturnRow
+from returns_service.rules.vocabulary import TERMINAL_STATUSES, ReturnStatus
 
-_RELEASED = [status.value for status in RELEASED_STATUSES]
 _TERMINAL = [status.value for status in TERMINAL_STATUSES]
 
 
@@ -99,36 +98,6 @@ async def open_returns_shipped_with(
         or_(ReturnRow.shop_id != other_than.shop_id, ReturnRow.id != other_than.id),
     )
     return [(return_id, carrier) for return_id, carrier in await session.execute(statement)]
-
-
-async def units_held(session: AsyncSession, shop_id: str, order_id: str) -> dict[str, int]:
-    """Units of each line held by the order's returns that have not given them back."""
-    statement = (
-        select(ReturnItemRow.line_id, func.sum(ReturnItemRow.quantity))
-        .join(
-            ReturnRow,
-            and_(
-                ReturnRow.shop_id == ReturnItemRow.shop_id, ReturnRow.id == ReturnItemRow.return_id
-            ),
-        )
-        .where(
-            ReturnRow.shop_id == shop_id,
-            ReturnRow.order_id == order_id,
-            ReturnRow.status.not_in(_RELEASED),
-        )
-        .group_by(ReturnItemRow.line_id)
-    )
-    rows = (await session.execute(statement)).all()
-    return {line_id: int(total) for line_id, total in rows}
-
-
-async def order_has_returns(session: AsyncSession, shop_id: str, order_id: str) -> bool:
-    statement = (
-        select(ReturnRow.id)
-        .where(ReturnRow.shop_id == shop_id, ReturnRow.order_id == order_id)
-        .limit(1)
-    )
-    return (await session.execute(statement)).first() is not None
 
 
 async def refunded_on_order(session: AsyncSession, shop_id: str, order_id: str) -> int:
@@ -263,3 +232,53 @@ async def list_most_urgent_first(
         )
     statement = statement.order_by(due, ReturnRow.id).limit(limit)
     return (await session.execute(statement)).scalars().all()
+
+
+async def due_deadlines(
+    session: AsyncSession, now: datetime, after: tuple[datetime, str, str] | None, limit: int
+) -> list[tuple[str, str, int, datetime]]:
+    """(shop_id, id, version, due_at) of the returns whose deadline is due at `now`, most
+    overdue first, after the position `after` (due_at, shop_id, id)."""
+    statement = select(
+        ReturnRow.shop_id, ReturnRow.id, ReturnRow.version, ReturnRow.deadline_due_at
+    ).where(ReturnRow.deadline_due_at <= now)
+    if after is not None:
+        due_at, shop_id, return_id = after
+        statement = statement.where(
+            or_(
+                ReturnRow.deadline_due_at > due_at,
+                and_(ReturnRow.deadline_due_at == due_at, ReturnRow.shop_id > shop_id),
+                and_(
+                    ReturnRow.deadline_due_at == due_at,
+                    ReturnRow.shop_id == shop_id,
+                    ReturnRow.id > return_id,
+                ),
+            )
+        )
+    statement = statement.order_by(
+        ReturnRow.deadline_due_at, ReturnRow.shop_id, ReturnRow.id
+    ).limit(limit)
+    rows = (await session.execute(statement)).all()
+    return [
+        (shop_id, return_id, version, due)
+        for shop_id, return_id, version, due in rows
+        if due is not None  # never: the query asks for due <= now
+    ]
+
+
+async def lock_if_due(
+    session: AsyncSession, shop_id: str, return_id: str, now: datetime
+) -> ReturnRow | None:
+    """The return with its items, locked, if its deadline is due at `now` and no one else
+    holds it (PostgreSQL: `SKIP LOCKED`, a row another sweeper or a request holds is left)."""
+    statement = (
+        select(ReturnRow)
+        .where(
+            ReturnRow.shop_id == shop_id,
+            ReturnRow.id == return_id,
+            ReturnRow.deadline_due_at <= now,
+        )
+        .options(selectinload(ReturnRow.items))  # the outbox event carries the whole return
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
+from returns_service.fields import Identifier, Money, ReturnAddressIn, ReturnAddressOut
 from returns_service.http_problems import Problem
-from returns_service.orders.schemas import Identifier, Money
 from returns_service.rules.vocabulary import (
     Condition,
     Fault,
@@ -58,25 +58,6 @@ class ReturnPreview(BaseModel):
     currency: str
     fault: Fault
     return_shipping_paid_by: ShippingPayer
-
-
-AddressKind = Literal["shop", "warehouse", "supplier"]
-
-
-class ReturnAddressIn(_Body):
-    kind: AddressKind = "shop"
-    name: str = Field(min_length=1, max_length=200)
-    phone: str = Field(min_length=1, max_length=32)
-    address: str = Field(min_length=1, max_length=500)
-    postal_code: str | None = Field(default=None, max_length=16)
-
-
-class ReturnAddressOut(ResponseShape):
-    kind: AddressKind = "shop"
-    name: str
-    phone: str
-    address: str
-    postal_code: str | None = None
 
 
 class ApproveBody(_Body):

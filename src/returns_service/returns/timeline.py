@@ -1,7 +1,9 @@
-"""Every change of a return writes its timeline event in the same transaction."""
+"""Every change of a return writes its timeline event, and the outbox event subscribers hear
+of it by, in the same transaction."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,21 +11,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from returns_service.auth import Caller
 from returns_service.models import ReturnEventRow, ReturnRow
 from returns_service.models.base import utcnow
-from returns_service.outbox.writer import write_outbox_event
+from returns_service.orders import repository as orders_repository
+from returns_service.outbox import repository as outbox_repository
 from returns_service.returns import repository
+from returns_service.returns.views import event_view, return_view
+from returns_service.rules.vocabulary import EventType, Inspection
 
 
 async def record_event(
     session: AsyncSession,
     row: ReturnRow,
-    event_type: str,
+    timeline_type: str,
+    event_type: EventType,
     actor: Caller,
     *,
     from_status: str | None,
     to_status: str | None,
     data: dict[str, Any] | None = None,
 ) -> ReturnEventRow:
-    """Append an event to the return's timeline, and its outbox event for subscribers.
+    """Append an event to the return's timeline, and publish it as `event_type`.
 
     The caller holds the return's row lock (or SQLite's write lock), so the sequence number
     it takes cannot be taken twice.
@@ -33,7 +39,7 @@ async def record_event(
         shop_id=row.shop_id,
         return_id=row.id,
         seq=seq,
-        type=event_type,
+        type=timeline_type,
         from_status=from_status,
         to_status=to_status,
         actor_role=actor.role.value,
@@ -44,5 +50,60 @@ async def record_event(
     session.add(event)
     await session.flush()
     # The outbox row rides the same commit: subscribers hear of exactly what was committed.
-    await write_outbox_event(session, row, event)
+    await _publish(session, row, event, event_type)
     return event
+
+
+async def _publish(
+    session: AsyncSession, row: ReturnRow, event: ReturnEventRow, event_type: EventType
+) -> None:
+    """Tell subscribers what happened: the return as the change left it, and the event.
+
+    Goods that passed inspection go back to stock (`restock`: sku, attributes, quantity);
+    a refund says how much went back, where, under which stable reference (`refund`).
+    """
+    event_json = event_view(event).model_dump(mode="json")
+    data: dict[str, Any] = {
+        "return": return_view(row).model_dump(mode="json"),
+        "event": event_json,
+    }
+    if event_type is EventType.RECEIVED and row.inspection == Inspection.PASSED.value:
+        data["restock"] = await _restock(session, row)
+    if event_type is EventType.REFUNDED and row.refunded_amount is not None:
+        data["refund"] = {
+            "amount": row.refunded_amount,
+            "currency": row.currency,
+            "reference": row.refund_reference,
+            "method": "original_payment",
+        }
+    outbox_id = str(uuid.uuid4())
+    await outbox_repository.add_event(
+        session,
+        shop_id=row.shop_id,
+        event_id=outbox_id,
+        event_type=event_type.value,
+        return_id=row.id,
+        payload={
+            "type": event_type.value,
+            "id": outbox_id,
+            "occurred_at": event_json["at"],
+            "data": data,
+        },
+        created_at=event.at,
+    )
+
+
+async def _restock(session: AsyncSession, row: ReturnRow) -> list[dict[str, Any]]:
+    lines = await orders_repository.lines_of_order(
+        session, row.shop_id, row.order_id, [item.line_id for item in row.items]
+    )
+    return [
+        {
+            "line_id": item.line_id,
+            "sku": lines[item.line_id].sku,
+            "attributes": dict(lines[item.line_id].attributes),
+            "quantity": item.quantity,
+        }
+        for item in row.items
+        if item.line_id in lines
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from returns_service.fields import ReturnAddressOut
 from returns_service.models import ReturnEventRow, ReturnRow
 from returns_service.returns.schemas import (
     ActorOut,
@@ -9,7 +10,6 @@ from returns_service.returns.schemas import (
     DeductionOut,
     RefundOut,
     RejectionOut,
-    ReturnAddressOut,
     ReturnEventOut,
     ReturnItemOut,
     ReturnOut,

@@ -65,6 +65,11 @@ class ReturnPolicy:
     abuse_threshold: AbuseThreshold = field(default_factory=AbuseThreshold)
 
 
+# The platform defaults: a shop without a policy of its own has these, and every field a
+# policy leaves out takes its value from here (policies.schemas reads them).
+PLATFORM_DEFAULTS = ReturnPolicy()
+
+
 @dataclass(frozen=True)
 class ItemRequest:
     line_id: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from returns_service.rules.vocabulary import Action, ReturnStatus, ReturnType, Role
+from returns_service.rules.vocabulary import Action, EventType, ReturnStatus, ReturnType, Role
 
 _ALL_TYPES = frozenset(ReturnType)
 _REVIEWERS = frozenset({Role.MERCHANT, Role.PLATFORM})
@@ -15,44 +15,69 @@ _GOODS_BACK = frozenset({ReturnType.RETURN_REFUND, ReturnType.EXCHANGE})
 
 @dataclass(frozen=True)
 class Transition:
+    """One row: the action takes a return of these types from source to target, by these
+    roles, and tells subscribers `event`."""
+
     action: Action
     source: ReturnStatus
     target: ReturnStatus
+    event: EventType
     roles: frozenset[Role]
     types: frozenset[ReturnType] = _ALL_TYPES
 
 
 S = ReturnStatus
 T = ReturnType
+E = EventType
 TRANSITIONS: tuple[Transition, ...] = (
-    Transition(Action.APPROVE, S.REQUESTED, S.APPROVED, _REVIEWERS_OR_TIMER),
-    Transition(Action.REJECT, S.REQUESTED, S.REJECTED, _REVIEWERS),
-    Transition(Action.REJECT, S.RECEIVED, S.REJECTED, _REVIEWERS),
-    Transition(Action.CANCEL, S.REQUESTED, S.CANCELLED, frozenset({Role.BUYER})),
-    Transition(Action.CANCEL, S.APPROVED, S.CANCELLED, frozenset({Role.BUYER})),
-    Transition(Action.SHIP, S.APPROVED, S.SHIPPED, frozenset({Role.BUYER}), _GOODS_BACK),
-    Transition(Action.RECEIVE, S.SHIPPED, S.RECEIVED, _REVIEWERS, _GOODS_BACK),
+    Transition(Action.APPROVE, S.REQUESTED, S.APPROVED, E.APPROVED, _REVIEWERS_OR_TIMER),
+    Transition(Action.REJECT, S.REQUESTED, S.REJECTED, E.REJECTED, _REVIEWERS),
+    Transition(Action.REJECT, S.RECEIVED, S.REJECTED, E.REJECTED, _REVIEWERS),
+    Transition(Action.CANCEL, S.REQUESTED, S.CANCELLED, E.CANCELLED, frozenset({Role.BUYER})),
+    Transition(Action.CANCEL, S.APPROVED, S.CANCELLED, E.CANCELLED, frozenset({Role.BUYER})),
+    Transition(Action.SHIP, S.APPROVED, S.SHIPPED, E.SHIPPED, frozenset({Role.BUYER}), _GOODS_BACK),
+    Transition(Action.RECEIVE, S.SHIPPED, S.RECEIVED, E.RECEIVED, _REVIEWERS, _GOODS_BACK),
     Transition(
-        Action.REFUND, S.APPROVED, S.REFUNDED, _REVIEWERS_OR_TIMER, frozenset({T.REFUND_ONLY})
+        Action.REFUND,
+        S.APPROVED,
+        S.REFUNDED,
+        E.REFUNDED,
+        _REVIEWERS_OR_TIMER,
+        frozenset({T.REFUND_ONLY}),
     ),
     # Fast refund on shipping, and the receive timeout after the carrier reported delivery.
-    Transition(Action.REFUND, S.SHIPPED, S.REFUNDED, _SYSTEM, _GOODS_BACK),
+    Transition(Action.REFUND, S.SHIPPED, S.REFUNDED, E.REFUNDED, _SYSTEM, _GOODS_BACK),
     # An exchange whose replacement is out of stock is settled with money instead.
-    Transition(Action.REFUND, S.RECEIVED, S.REFUNDED, _REVIEWERS_OR_TIMER, _GOODS_BACK),
-    Transition(Action.SEND_REPLACEMENT, S.APPROVED, S.COMPLETED, _REVIEWERS, frozenset({T.RESHIP})),
+    Transition(Action.REFUND, S.RECEIVED, S.REFUNDED, E.REFUNDED, _REVIEWERS_OR_TIMER, _GOODS_BACK),
     Transition(
-        Action.SEND_REPLACEMENT, S.RECEIVED, S.COMPLETED, _REVIEWERS, frozenset({T.EXCHANGE})
+        Action.SEND_REPLACEMENT,
+        S.APPROVED,
+        S.COMPLETED,
+        E.COMPLETED,
+        _REVIEWERS,
+        frozenset({T.RESHIP}),
     ),
-    Transition(Action.ESCALATE, S.REJECTED, S.ARBITRATION, frozenset({Role.BUYER})),
-    # Arbitration ends in refunded or closed; the decision picks which (see arbitration_target).
-    Transition(Action.ARBITRATE, S.ARBITRATION, S.REFUNDED, frozenset({Role.PLATFORM})),
-    # The platform may do anything a merchant may (DOMAIN.md), extending included.
-    Transition(Action.EXTEND, S.SHIPPED, S.SHIPPED, _REVIEWERS, _GOODS_BACK),
+    Transition(
+        Action.SEND_REPLACEMENT,
+        S.RECEIVED,
+        S.COMPLETED,
+        E.COMPLETED,
+        _REVIEWERS,
+        frozenset({T.EXCHANGE}),
+    ),
+    Transition(Action.ESCALATE, S.REJECTED, S.ARBITRATION, E.ARBITRATION, frozenset({Role.BUYER})),
+    # Arbitration ends in refunded (for the buyer, the first row: the default) or closed (for
+    # the merchant); the decision picks the row (see arbitration_target).
+    Transition(Action.ARBITRATE, S.ARBITRATION, S.REFUNDED, E.REFUNDED, frozenset({Role.PLATFORM})),
+    Transition(Action.ARBITRATE, S.ARBITRATION, S.CLOSED, E.CLOSED, frozenset({Role.PLATFORM})),
+    # The platform may do anything a merchant may (DOMAIN.md), extending included. The state
+    # stays; subscribers hear of the new deadline, not of a second shipment.
+    Transition(Action.EXTEND, S.SHIPPED, S.SHIPPED, E.DEADLINE_EXTENDED, _REVIEWERS, _GOODS_BACK),
     # The buyer never shipped, or never escalated a rejection; or, from approved and shipped,
     # a refund the system was to pay came to nothing (returns.refunds).
-    Transition(Action.CLOSE, S.APPROVED, S.CLOSED, _SYSTEM),
-    Transition(Action.CLOSE, S.SHIPPED, S.CLOSED, _SYSTEM, _GOODS_BACK),
-    Transition(Action.CLOSE, S.REJECTED, S.CLOSED, _SYSTEM),
+    Transition(Action.CLOSE, S.APPROVED, S.CLOSED, E.CLOSED, _SYSTEM),
+    Transition(Action.CLOSE, S.SHIPPED, S.CLOSED, E.CLOSED, _SYSTEM, _GOODS_BACK),
+    Transition(Action.CLOSE, S.REJECTED, S.CLOSED, E.CLOSED, _SYSTEM),
 )
 
 
@@ -103,10 +128,15 @@ def allowed_actions(
     return tuple(seen)
 
 
-def next_status(
-    status: ReturnStatus, action: Action, return_type: ReturnType, role: Role
-) -> ReturnStatus:
-    """The state the action leads to, or a refusal that says why.
+def transition_for(
+    status: ReturnStatus,
+    action: Action,
+    return_type: ReturnType,
+    role: Role,
+    target: ReturnStatus | None = None,
+) -> Transition:
+    """The row the action takes (the one leading to `target`, when the caller's decision picks
+    among several), or a refusal that says why.
 
     A role that never takes the action is refused as such (403); a role that may, but not from
     this state, is told what is allowed now (409). Ownership is checked before the rules.
@@ -119,9 +149,17 @@ def next_status(
             and row.source is status
             and return_type in row.types
             and role in row.roles
+            and (target is None or row.target is target)
         ):
-            return row.target
+            return row
     raise TransitionRefused(status, action, allowed_actions(status, return_type, role))
+
+
+def next_status(
+    status: ReturnStatus, action: Action, return_type: ReturnType, role: Role
+) -> ReturnStatus:
+    """The state the action leads to, or a refusal that says why (see transition_for)."""
+    return transition_for(status, action, return_type, role).target
 
 
 def arbitration_target(decision_for_buyer: bool) -> ReturnStatus:

@@ -113,3 +113,24 @@ class ShippingPayer(StrEnum):
     BUYER = "buyer"
     MERCHANT = "merchant"
     INSURANCE = "insurance"
+
+
+class EventType(StrEnum):
+    """What subscribers hear. Each row of the transition table names the one it publishes;
+    applying publishes `requested`; messages and carrier reports keep the state."""
+
+    REQUESTED = "return.requested"
+    APPROVED = "return.approved"
+    REJECTED = "return.rejected"
+    CANCELLED = "return.cancelled"
+    SHIPPED = "return.shipped"
+    RECEIVED = "return.received"
+    REFUNDED = "return.refunded"
+    COMPLETED = "return.completed"
+    ARBITRATION = "return.arbitration"
+    CLOSED = "return.closed"
+    MESSAGE = "return.message"
+    CARRIER_EVENT = "return.carrier_event"
+    # An extension keeps the state: announcing it as return.shipped again would read as a new
+    # shipment to a subscriber.
+    DEADLINE_EXTENDED = "return.deadline_extended"

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
-from returns_service.orders.schemas import Identifier
+from returns_service.fields import Identifier
 from returns_service.outbox.events import EVENT_TYPES, matches_some_event
 
 EventPattern = Annotated[

@@ -17,10 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import selectinload
 
 from returns_service.auth import SYSTEM_CALLER
 from returns_service.config import DEFAULT_OUTBOX_RETENTION_DAYS, Settings
@@ -29,11 +27,12 @@ from returns_service.errors import ServiceError
 from returns_service.idempotency import remove_expired_idempotency_keys
 from returns_service.models import ReturnRow
 from returns_service.models.base import utcnow
-from returns_service.outbox.retention import remove_settled_outbox_events
 from returns_service.policies.service import default_return_address
+from returns_service.relay.retention import remove_settled_outbox_events
+from returns_service.returns import repository
 from returns_service.returns.automations import approve_and_refund
 from returns_service.returns.lifecycle import move
-from returns_service.returns.refunds import refund_return
+from returns_service.returns.refunds import pay_refund
 from returns_service.rules.deadlines import timer_action
 from returns_service.rules.vocabulary import Action, ReturnType
 
@@ -60,47 +59,14 @@ async def _due_page(
     sessionmaker: Sessionmaker, now: datetime, after: tuple[datetime, str, str] | None
 ) -> list[_Due]:
     """The next page of due returns, most overdue first, after `after`."""
-    statement = select(
-        ReturnRow.shop_id, ReturnRow.id, ReturnRow.version, ReturnRow.deadline_due_at
-    ).where(ReturnRow.deadline_due_at <= now)
-    if after is not None:
-        due_at, shop_id, return_id = after
-        statement = statement.where(
-            or_(
-                ReturnRow.deadline_due_at > due_at,
-                and_(ReturnRow.deadline_due_at == due_at, ReturnRow.shop_id > shop_id),
-                and_(
-                    ReturnRow.deadline_due_at == due_at,
-                    ReturnRow.shop_id == shop_id,
-                    ReturnRow.id > return_id,
-                ),
-            )
-        )
-    statement = statement.order_by(
-        ReturnRow.deadline_due_at, ReturnRow.shop_id, ReturnRow.id
-    ).limit(PAGE_SIZE)
     async with sessionmaker() as session, session.begin():
-        rows = (await session.execute(statement)).all()
-    return [
-        _Due(shop_id, return_id, version, due)
-        for shop_id, return_id, version, due in rows
-        if due is not None  # never: the query asks for due <= now
-    ]
+        rows = await repository.due_deadlines(session, now, after, PAGE_SIZE)
+    return [_Due(shop_id, return_id, version, due) for shop_id, return_id, version, due in rows]
 
 
 async def _lock_if_still_due(session: AsyncSession, due: _Due, now: datetime) -> ReturnRow | None:
     """The return, locked, if no one took it or changed it since it was read as due."""
-    statement = (
-        select(ReturnRow)
-        .where(
-            ReturnRow.shop_id == due.shop_id,
-            ReturnRow.id == due.id,
-            ReturnRow.deadline_due_at <= now,
-        )
-        .options(selectinload(ReturnRow.items))  # the outbox event carries the whole return
-        .with_for_update(skip_locked=True)
-    )
-    row = (await session.execute(statement)).scalar_one_or_none()
+    row = await repository.lock_if_due(session, due.shop_id, due.id, now)
     if (
         row is None
         or row.version != due.version
@@ -122,7 +88,7 @@ async def _run_timer(session: AsyncSession, row: ReturnRow) -> None:
         "due_at": row.deadline_due_at.isoformat(),
     }
     if action is Action.REFUND:
-        await refund_return(session, row, SYSTEM_CALLER, None, data=data)
+        await pay_refund(session, row, SYSTEM_CALLER, None, data=data)
     elif action is Action.APPROVE and kind is ReturnType.REFUND_ONLY:
         # Review timeout on a refund-only: approved, and paid at once.
         await approve_and_refund(session, row, data)

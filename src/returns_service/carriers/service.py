@@ -10,13 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from returns_service.auth import SYSTEM_CALLER, Caller
+from returns_service.carriers import repository
+from returns_service.carriers.schemas import LogisticsEvent, LogisticsReceipt
 from returns_service.errors import Unauthenticated, ValidationFailed
 from returns_service.models import ReturnRow
 from returns_service.models.base import utcnow
 from returns_service.orders import repository as orders_repository
 from returns_service.returns import repository as returns_repository
 from returns_service.returns.lifecycle import move, start_receive_deadline
-from returns_service.returns.refunds import refund_return
+from returns_service.returns.refunds import pay_refund
 from returns_service.returns.timeline import record_event
 from returns_service.rules.parcels import (
     ParcelEvent,
@@ -24,9 +26,7 @@ from returns_service.rules.parcels import (
     could_carry_return,
     refusal_settles_refund,
 )
-from returns_service.rules.vocabulary import Action, ReturnStatus, ReturnType, Role
-from returns_service.webhooks import repository
-from returns_service.webhooks.schemas import LogisticsEvent, LogisticsReceipt
+from returns_service.rules.vocabulary import Action, EventType, ReturnStatus, ReturnType, Role
 
 CARRIER_EVENT = "carrier_event"
 SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
@@ -158,6 +158,7 @@ async def _record_carrier_event(
         session,
         row,
         CARRIER_EVENT,
+        EventType.CARRIER_EVENT,
         Caller(role=Role.CARRIER, id=event.carrier),
         from_status=None,
         to_status=None,
@@ -216,4 +217,4 @@ async def _settle_refused_order_parcel(
     }
     if row.status == ReturnStatus.REQUESTED.value:
         await move(session, row, Action.APPROVE, SYSTEM_CALLER, data=because)
-    await refund_return(session, row, SYSTEM_CALLER, None, data=because)
+    await pay_refund(session, row, SYSTEM_CALLER, None, data=because)

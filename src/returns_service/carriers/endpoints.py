@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
 
+from returns_service.carriers import service
+from returns_service.carriers.schemas import LogisticsEvent, LogisticsReceipt
 from returns_service.db import Session, TransactionalRoute
 from returns_service.http_problems import problem_responses
-from returns_service.webhooks import service
-from returns_service.webhooks.schemas import LogisticsEvent, LogisticsReceipt
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], route_class=TransactionalRoute)
 

@@ -1,1 +1,0 @@
-"""Inbound webhooks: signed carrier tracking events."""

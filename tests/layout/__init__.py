@@ -1,0 +1,1 @@
+"""The shape of the code: package layers, and what every action must come with."""
