@@ -18,6 +18,11 @@ def _migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
+def default_workers() -> int:
+    """RETURNS_WORKERS, else one worker process per CPU."""
+    return get_settings().workers or os.cpu_count() or 1
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -26,6 +31,10 @@ def _serve(args: argparse.Namespace) -> int:
         factory=True,
         host=args.host,
         port=args.port,
+        workers=args.workers or default_workers(),
+        # uvicorn[standard]: uvloop's event loop and httptools' parser, both compiled.
+        loop="uvloop",
+        http="httptools",
         proxy_headers=True,
         log_level=get_settings().log_level.lower(),
     )
@@ -90,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (default: RETURNS_WORKERS, else the number of CPUs)",
+    )
     serve.set_defaults(run=_serve)
     commands.add_parser("sweep", help="act once on every due deadline").set_defaults(run=_sweep)
     relay = commands.add_parser(

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     # one. True only for tests and local development against a receiver on 127.0.0.1.
     webhook_allow_private_targets: bool = False
     log_level: str = "INFO"
+    # Worker processes of `returns-service serve`; unset: one per CPU.
+    workers: int | None = Field(default=None, ge=1)
 
 
 @lru_cache

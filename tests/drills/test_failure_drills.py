@@ -57,6 +57,8 @@ def service_env(database_url: str, **extra: str) -> dict[str, str]:
         # A key claimed by a request the kill cut short is free again this soon.
         "RETURNS_IDEMPOTENCY_LEASE_SECONDS": "2",
         "RETURNS_DATABASE_TIMEOUT_SECONDS": str(DATABASE_TIMEOUT_SECONDS),
+        # One process: SIGKILL must take the whole service down, as the drills mean it to.
+        "RETURNS_WORKERS": "1",
         **extra,
     }
 
