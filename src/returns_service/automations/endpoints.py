@@ -14,6 +14,7 @@ from returns_service.versions import IfMatch, expected_version, set_etag
 
 router = APIRouter(prefix="/v1/shops", tags=["automations"], route_class=TransactionalRoute)
 
+
 @router.get(
     "/{shop_id}/automations",
     operation_id="getAutomations",

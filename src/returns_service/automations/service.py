@@ -9,7 +9,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from returns_service.auth import Caller
-from returns_service.rules.vocabulary import Role
 from returns_service.automations import repository
 from returns_service.automations.schemas import (
     AutomationConditions,
@@ -22,6 +21,7 @@ from returns_service.errors import Conflict, NotFound, RuleViolation, VersionMis
 from returns_service.models import ShopAutomationsRow
 from returns_service.models.base import utcnow
 from returns_service.rules.automations import AutomationRule, Conditions, check_rules
+from returns_service.rules.vocabulary import Role
 
 T = TypeVar("T")
 
