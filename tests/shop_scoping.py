@@ -65,10 +65,10 @@ PLATFORM_WIDE: dict[str, str] = {
     ),
     "returns_service.relay.repository.find_delivery": ("operators replay a delivery by id alone"),
     # Carrier webhooks name a parcel, not a shop.
-    "returns_service.webhooks.repository.returns_shipped_with": (
+    "returns_service.carriers.repository.returns_shipped_with": (
         "a carrier event names a parcel, and any shop's return may travel in it"
     ),
-    "returns_service.webhooks.repository.refund_only_returns_of_parcel": (
+    "returns_service.carriers.repository.refund_only_returns_of_parcel": (
         "a carrier event names a parcel, and any shop's order may have been sent in it"
     ),
     "returns_service.returns.repository.open_returns_shipped_with": (
@@ -78,7 +78,7 @@ PLATFORM_WIDE: dict[str, str] = {
         "a batch names returns by id alone (pinned to the caller's shop for merchants)"
     ),
     # Background work over every shop: the sweep, the relay, retention.
-    "returns_service.timers.sweep._due_page": (
+    "returns_service.returns.repository.due_deadlines": (
         "the sweep finds due deadlines in every shop (each sweeper may take a shard range)"
     ),
     "returns_service.relay.repository.events_to_fan_out": (
