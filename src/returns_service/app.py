@@ -20,6 +20,7 @@ from returns_service.policies.endpoints import router as policies_router
 from returns_service.rejections.endpoints import router as reject_reasons_router
 from returns_service.relay.endpoints import router as deliveries_router
 from returns_service.relay.worker import start_background_relay
+from returns_service.replicas import read_replica
 from returns_service.request_guard import RequestGuard
 from returns_service.returns.endpoints import router as returns_router
 from returns_service.subscriptions.endpoints import router as subscriptions_router
@@ -41,6 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.sqlite_gate = sqlite_gate(settings)
+        app.state.read_replica = read_replica(settings)
+        if app.state.read_replica is not None:
+            await app.state.read_replica.start()
         sweeper = start_sweeping(app.state.sessionmaker, settings)
         relay = start_background_relay(app.state.sessionmaker, settings)
         try:
@@ -49,6 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if relay is not None:
                 await relay.stop()
             await stop_sweeping(sweeper)
+            if app.state.read_replica is not None:
+                await app.state.read_replica.stop()
             await engine.dispose()
 
     app = FastAPI(

@@ -18,6 +18,12 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./returns.db"
     jwt_secret: str = Field(default="change-me-in-production-at-least-32-bytes", min_length=16)
     logistics_secret: str = "whsec_" + "Y2hhbmdlLW1lLWxvZ2lzdGljcy1zZWNyZXQ="
+    # A streaming replica of the PostgreSQL database: lists and other pure reads go to it
+    # while its lag stays within replica_max_lag_seconds (checked every
+    # replica_check_interval_seconds), otherwise to the primary. Unset: everything on the primary.
+    database_replica_url: str | None = None
+    replica_max_lag_seconds: float = Field(default=5.0, ge=0)
+    replica_check_interval_seconds: float = Field(default=1.0, gt=0)
     # Connections per process; PostgreSQL only (SQLite serializes writers anyway).
     database_pool_size: int = 10
     database_max_overflow: int = 20

@@ -10,6 +10,8 @@ from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,14 +27,14 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    """Build the engine for the configured database.
+def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
+    """Build the engine for the configured database (or for `url`, a read replica of it).
 
     SQLite allows one writer at a time; every transaction starts with BEGIN IMMEDIATE so that
     a read-then-write never fails half-way with "database is locked": writers queue instead,
     which gives the same one-winner outcome that row locks give on PostgreSQL.
     """
-    url = settings.database_url
+    url = url or settings.database_url
     if is_sqlite(url):
         engine = create_async_engine(
             url, connect_args={"timeout": settings.database_timeout_seconds}
@@ -48,7 +50,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
         connect_args={
             "timeout": settings.database_timeout_seconds,
             "command_timeout": settings.database_timeout_seconds,
-            "server_settings": {"lock_timeout": str(int(settings.database_timeout_seconds * 1000))},
+            "server_settings": {
+                "lock_timeout": str(int(settings.database_timeout_seconds * 1000)),
+                # Names the service's sessions in pg_stat_activity (on a replica too).
+                "application_name": "returns_service",
+            },
         },
     )
 
@@ -118,6 +124,21 @@ class TransactionalRoute(APIRoute):
             async with gate:
                 return await run(request)
 
+        async def answer_reads_from_primary_if_the_replica_fails(request: Request) -> Response:
+            try:
+                response = await answer(request)
+            except (DBAPIError, PoolTimeoutError, OSError, TimeoutError):
+                if getattr(request.state, "read_target", None) != "replica":
+                    raise
+                # The replica failed this read: leave it until its next check passes, and
+                # answer from the primary (a pure read is safe to run again).
+                request.app.state.read_replica.unreachable()
+                response = await answer(request)
+            target = getattr(request.state, "read_target", None)
+            if target is not None:  # a ReadSession served it: count where
+                request.app.state.read_replica.count(target)
+            return response
+
         async def run(request: Request) -> Response:
             claim = await idempotency.begin(request) if takes_idempotency_key else None
             if isinstance(claim, Response):
@@ -126,7 +147,7 @@ class TransactionalRoute(APIRoute):
             async with sessionmaker() as session:
                 request.state.session = session
                 try:
-                    response = await answer(request)
+                    response = await answer_reads_from_primary_if_the_replica_fails(request)
                     if response.status_code >= 400:
                         await session.rollback()
                         await idempotency.release(claim)

@@ -12,6 +12,7 @@ from returns_service.http_problems import problem_responses
 from returns_service.relay import service
 from returns_service.relay.repository import DeliveryFilters
 from returns_service.relay.schemas import DeliveryStatus, WebhookDeliveryOut, WebhookDeliveryPage
+from returns_service.replicas import ReadSession
 
 router = APIRouter(
     prefix="/v1/webhook-deliveries", tags=["webhooks"], route_class=TransactionalRoute
@@ -21,7 +22,7 @@ router = APIRouter(
 @router.get("", operation_id="listWebhookDeliveries", responses=problem_responses(400, 403))
 async def list_webhook_deliveries(
     caller: CurrentCaller,
-    session: Session,
+    session: ReadSession,
     status: DeliveryStatus | None = None,
     subscription_id: Annotated[str | None, Query(max_length=36)] = None,
     shop_id: Annotated[str | None, Query(max_length=64)] = None,

@@ -10,6 +10,7 @@ from returns_service.auth import CurrentCaller
 from returns_service.db import Session, TransactionalRoute
 from returns_service.http_problems import problem_responses
 from returns_service.models import ReturnRow
+from returns_service.replicas import ReadSession
 from returns_service.returns import actions, application, batch, reading
 from returns_service.returns.repository import ReturnFilters
 from returns_service.returns.schemas import (
@@ -79,7 +80,7 @@ async def batch_act_on_returns(
 @router.get("", operation_id="listReturns", responses=problem_responses(400))
 async def list_returns(
     caller: CurrentCaller,
-    session: Session,
+    session: ReadSession,
     shop_id: Annotated[str | None, Query(max_length=64)] = None,
     status: ReturnStatus | None = None,
     type: ReturnType | None = None,
