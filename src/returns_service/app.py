@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +16,8 @@ from returns_service.config import Settings, get_settings
 from returns_service.console import endpoints as console
 from returns_service.db import create_engine, create_sessionmaker, sqlite_gate
 from returns_service.http_problems import Problem, install_problem_handlers
+from returns_service.observability import metrics
+from returns_service.observability.access import RequestObserver
 from returns_service.orders.endpoints import router as orders_router
 from returns_service.policies.endpoints import router as policies_router
 from returns_service.rejections.endpoints import router as reject_reasons_router
@@ -39,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
+        metrics.watch_pool(engine)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.sqlite_gate = sqlite_gate(settings)
@@ -56,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if app.state.read_replica is not None:
                 await app.state.read_replica.stop()
             await engine.dispose()
+            metrics.mark_process_dead(os.getpid())
 
     app = FastAPI(
         title="returns_service",
@@ -67,8 +72,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    # Added last, so outermost: even the guard's refusals carry the request id.
+    app.add_middleware(RequestObserver, observers=(metrics.observe_answer,))
     install_problem_handlers(app)
-    for router in (health.router, orders_router, returns_router, policies_router):
+    for router in (health.router, metrics.router, orders_router, returns_router, policies_router):
         app.include_router(router)
     app.include_router(carriers_router)
     app.include_router(subscriptions_router)

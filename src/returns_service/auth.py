@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from returns_service.errors import Forbidden, Unauthenticated
+from returns_service.observability.request_context import note_caller_role
 from returns_service.rules.vocabulary import Role
 
 JWT_ALGORITHM = "HS256"
@@ -116,7 +117,9 @@ async def current_caller(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("a bearer token is required")
     secret: str = request.app.state.settings.jwt_secret
-    return decode_token(credentials.credentials, secret)
+    caller = decode_token(credentials.credentials, secret)
+    note_caller_role(caller.role.value)
+    return caller
 
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]

@@ -23,21 +23,37 @@ def default_workers() -> int:
     return get_settings().workers or os.cpu_count() or 1
 
 
+def _configure_logging(level: str | None = None) -> None:
+    from returns_service.observability.logs import configure_logging
+
+    configure_logging(level or get_settings().log_level)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    uvicorn.run(
-        "returns_service.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers or default_workers(),
-        # uvicorn[standard]: uvloop's event loop and httptools' parser, both compiled.
-        loop="uvloop",
-        http="httptools",
-        proxy_headers=True,
-        log_level=get_settings().log_level.lower(),
-    )
+    # Before anything imports prometheus-client: its mode is chosen when it is imported.
+    from returns_service.observability.metrics_directory import metrics_directory
+
+    settings = get_settings()
+    _configure_logging()
+    with metrics_directory():
+        uvicorn.run(
+            "returns_service.serving:create_served_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers or default_workers(),
+            # uvicorn[standard]: uvloop's event loop and httptools' parser, both compiled.
+            loop="uvloop",
+            http="httptools",
+            proxy_headers=True,
+            # Logging is ours (JSON lines, see observability.logs), the access line included.
+            log_config=None,
+            access_log=False,
+            log_level=settings.log_level.lower(),
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        )
     return 0
 
 
@@ -46,6 +62,7 @@ def _sweep(_args: argparse.Namespace) -> int:
 
     from returns_service.timers.sweep import sweep_once_with_settings
 
+    _configure_logging()
     acted = asyncio.run(sweep_once_with_settings(get_settings()))
     print(f"acted on {acted} due deadlines")
     return 0
@@ -53,12 +70,11 @@ def _sweep(_args: argparse.Namespace) -> int:
 
 def _relay(args: argparse.Namespace) -> int:
     import asyncio
-    import logging
 
     from returns_service.relay.worker import run_relay_process
 
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level.upper())
+    _configure_logging()
     asyncio.run(run_relay_process(settings, once=args.once))
     return 0
 
@@ -81,6 +97,7 @@ def _demo(_args: argparse.Namespace) -> int:
 
     from returns_service.demo import DemoFailed, describe, fill_demo_shop
 
+    _configure_logging("WARNING")  # the demo's own requests are not news
     try:
         report = asyncio.run(fill_demo_shop(get_settings()))
     except DemoFailed as failure:

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Worker processes of `returns-service serve`; unset: one per CPU.
     workers: int | None = Field(default=None, ge=1)
+    # When set, GET /metrics requires it as a bearer token.
+    metrics_token: str | None = None
+    # On SIGTERM, `serve` stops accepting and gives requests in flight this long to finish.
+    shutdown_grace_seconds: int = Field(default=30, ge=0)
 
 
 @lru_cache

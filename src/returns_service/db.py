@@ -33,11 +33,15 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     SQLite allows one writer at a time; every transaction starts with BEGIN IMMEDIATE so that
     a read-then-write never fails half-way with "database is locked": writers queue instead,
     which gives the same one-winner outcome that row locks give on PostgreSQL.
+
+    Statement parameters are hidden from error messages on both: those are logged.
     """
     url = url or settings.database_url
     if is_sqlite(url):
         engine = create_async_engine(
-            url, connect_args={"timeout": settings.database_timeout_seconds}
+            url,
+            connect_args={"timeout": settings.database_timeout_seconds},
+            hide_parameters=True,
         )
         _serialize_sqlite_transactions(engine)
         return engine
@@ -47,6 +51,9 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_timeout_seconds,
         pool_pre_ping=True,
+        # A database error's text is logged: it must not carry the row's values (addresses,
+        # phone numbers, secrets) with it.
+        hide_parameters=True,
         connect_args={
             "timeout": settings.database_timeout_seconds,
             "command_timeout": settings.database_timeout_seconds,

@@ -25,6 +25,7 @@ from returns_service.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from returns_service.observability.request_context import current_request_id, note_problem
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,9 @@ class Problem(BaseModel):
     allowed_actions: list[str] | None = Field(
         default=None, description="What the current state allows (invalid_transition)."
     )
+    request_id: str | None = Field(
+        default=None, description="The request's X-Request-Id: quote it when asking about it."
+    )
 
 
 _DESCRIPTIONS = {
@@ -82,8 +86,14 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def problem_response(error: ServiceError) -> JSONResponse:
+    """The problem+json answer to `error`, naming the request it answers."""
+    body = error.problem()
+    request_id = current_request_id()
+    if request_id is not None:
+        body["request_id"] = request_id
+    note_problem(error.code)
     return JSONResponse(
-        error.problem(),
+        body,
         status_code=error.status,
         media_type=PROBLEM_CONTENT_TYPE,
         headers=error.headers or None,
@@ -168,9 +178,13 @@ async def _database_error(_request: Request, error: Exception) -> JSONResponse:
     return problem_response(ServiceUnavailable("the database is unavailable; retry shortly"))
 
 
-async def _unexpected_error(_request: Request, error: Exception) -> JSONResponse:
-    logger.exception("unexpected error", exc_info=error)
+def unexpected_error_response(error: Exception) -> JSONResponse:
+    logger.error("unexpected error", exc_info=error)
     return problem_response(InternalError("something went wrong on our side"))
+
+
+async def _unexpected_error(_request: Request, error: Exception) -> JSONResponse:
+    return unexpected_error_response(error)
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -22,9 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from returns_service.config import Settings
 from returns_service.models.base import utcnow
+from returns_service.observability.metrics import WEBHOOK_DELIVERIES
 from returns_service.relay import dispatch
 from returns_service.relay.dispatch import Claim
 from returns_service.relay.guard import public_only_transport
+from returns_service.relay.repository import CANCELLED, DELIVERED, PARKED, PENDING
 from returns_service.relay.sender import send
 
 logger = logging.getLogger(__name__)
@@ -86,7 +88,19 @@ async def relay_once(
         else:
             key = status or "lost"
         report.outcomes[key] = report.outcomes.get(key, 0) + 1
+        WEBHOOK_DELIVERIES.labels(_OUTCOME_LABELS.get(key, key)).inc()
     return report
+
+
+# The metric's outcome names for a delivery's status after an attempt (recorded, committed).
+_OUTCOME_LABELS = {
+    DELIVERED: "delivered",
+    PENDING: "retry",
+    PARKED: "parked",
+    CANCELLED: "gone",
+    "lost": "lost_claim",
+    "unrecorded": "unrecorded",
+}
 
 
 async def _attempt(

@@ -11,6 +11,7 @@ from returns_service.auth import Caller
 from returns_service.errors import Forbidden, InvalidTransition, NotFound
 from returns_service.models import ReturnRow
 from returns_service.models.base import utcnow
+from returns_service.observability.metrics import count_transition
 from returns_service.policies.service import policy_for_shop
 from returns_service.returns import repository
 from returns_service.returns.timeline import record_event
@@ -135,3 +136,4 @@ async def move(
         to_status=target.value,
         data=data,
     )
+    count_transition(session, action.value, actor.role.value, target.value)

@@ -10,6 +10,7 @@ from returns_service.auth import Caller
 from returns_service.errors import NotFound, RuleViolation
 from returns_service.models import ReturnRow
 from returns_service.models.base import utcnow
+from returns_service.observability.metrics import count_refund
 from returns_service.orders import repository as orders_repository
 from returns_service.orders.service import order_facts
 from returns_service.returns import repository
@@ -84,6 +85,7 @@ async def pay_refund(
             "reference": row.refund_reference,
         },
     )
+    count_refund(session, row.currency, amount)
 
 
 async def _nothing_to_refund(

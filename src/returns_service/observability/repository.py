@@ -1,0 +1,39 @@
+"""SQL for the metrics: the backlog, counted with indexed queries at scrape time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from returns_service.models import OutboxEventRow, ReturnRow, WebhookDeliveryRow
+from returns_service.relay.repository import PARKED, PENDING
+
+
+@dataclass(frozen=True)
+class BacklogCounts:
+    deadlines_overdue: int
+    outbox_pending: int
+    deliveries_pending: int
+    deliveries_parked: int
+
+
+async def backlog_counts(session: AsyncSession, now: datetime) -> BacklogCounts:
+    """Each count runs on an index: ix_returns_deadline_due_at, ix_outbox_events_fan_out,
+    ix_webhook_deliveries_due (status first)."""
+
+    async def count(statement: Select[int]) -> int:
+        return int((await session.execute(statement)).scalar_one())
+
+    overdue = select(func.count()).where(ReturnRow.deadline_due_at <= now)
+    outbox = select(func.count()).where(OutboxEventRow.fanned_out_at.is_(None))
+    pending = select(func.count()).where(WebhookDeliveryRow.status == PENDING)
+    parked = select(func.count()).where(WebhookDeliveryRow.status == PARKED)
+    return BacklogCounts(
+        deadlines_overdue=await count(overdue),
+        outbox_pending=await count(outbox),
+        deliveries_pending=await count(pending),
+        deliveries_parked=await count(parked),
+    )
