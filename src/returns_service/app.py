@@ -18,6 +18,7 @@ from returns_service.db import create_engine, create_sessionmaker, sqlite_gate
 from returns_service.http_problems import Problem, install_problem_handlers
 from returns_service.observability import metrics
 from returns_service.observability.access import RequestObserver
+from returns_service.observability.tracing import install_tracing, stop_tracing, trace_engine
 from returns_service.orders.endpoints import router as orders_router
 from returns_service.policies.endpoints import router as policies_router
 from returns_service.rejections.endpoints import router as reject_reasons_router
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
         metrics.watch_pool(engine)
+        trace_engine(app, engine)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.sqlite_gate = sqlite_gate(settings)
@@ -61,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await app.state.read_replica.stop()
             await engine.dispose()
             metrics.mark_process_dead(os.getpid())
+            stop_tracing(app)
 
     app = FastAPI(
         title="returns_service",
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     openapi_document.install(app)
     console.install(app)
+    install_tracing(app)
     return app
 
 

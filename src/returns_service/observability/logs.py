@@ -37,6 +37,16 @@ def _add_request_id(_logger: WrappedLogger, _name: str, event: EventDict) -> Eve
     return event
 
 
+def _add_trace_id(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
+    """The current trace, when tracing is on (checked without importing OpenTelemetry)."""
+    trace = sys.modules.get("opentelemetry.trace")
+    if trace is not None:
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            event.setdefault("trace_id", format(context.trace_id, "032x"))
+    return event
+
+
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
         return _CREDENTIAL.sub(REDACTED, value)
@@ -58,6 +68,7 @@ def _shared_processors() -> list[Processor]:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="at"),
         _add_request_id,
+        _add_trace_id,
     ]
 
 
