@@ -36,8 +36,9 @@ RECEIVED_ONLY_NAME_ENDINGS = ("Out", "Page")
 SENT_ONLY_NAME_ENDINGS = ("In", "Body")
 FASTAPI_SPLIT_SUFFIXES = ("-Input", "-Output")
 # Rendered from each error's own dict, not from the model: a problem carries these members
-# only when its error uses them (rule_violation, validation_error, invalid_transition).
-SOMETIMES_SENT = {"Problem": {"violations", "errors", "state", "allowed_actions"}}
+# only when its error uses them (rule_violation, validation_error, invalid_transition), and
+# `request_id` on an answer's own problem, not on the problem of one item of a batch.
+SOMETIMES_SENT = {"Problem": {"violations", "errors", "state", "allowed_actions", "request_id"}}
 
 
 def refs_in(node: Any) -> Iterator[str]:
