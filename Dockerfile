@@ -21,5 +21,11 @@ ENV PATH=/opt/venv/bin:$PATH \
 USER returns
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s CMD python -c "import os,urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz')"
+# SIGTERM lets requests in flight finish (RETURNS_SHUTDOWN_GRACE_SECONDS): give `docker stop`
+# a longer timeout than that, e.g. `docker stop -t 45`.
+STOPSIGNAL SIGTERM
 # Migrate, then serve (as `make run` does); set RETURNS_DATABASE_URL to a PostgreSQL URL.
+# `exec` replaces the shell, so serve is PID 1 and receives the signal itself. Workers:
+# RETURNS_WORKERS; metrics: serve makes its workers' shared folder; logs: JSON on stderr.
+# The same image runs `returns-service relay` or `sweep` as its command.
 CMD ["sh", "-c", "returns-service migrate && exec returns-service serve --host 0.0.0.0 --port ${PORT}"]

@@ -53,6 +53,7 @@ def _serve(args: argparse.Namespace) -> int:
             access_log=False,
             log_level=settings.log_level.lower(),
             timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+            timeout_keep_alive=settings.keep_alive_seconds,
         )
     return 0
 

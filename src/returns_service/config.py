@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     workers: int | None = Field(default=None, ge=1)
     # When set, GET /metrics requires it as a bearer token.
     metrics_token: str | None = None
+    # How long `serve` keeps an idle client connection open: longer than the load balancer in
+    # front keeps its own (often 60 s), or a request it sends on one may meet the close.
+    keep_alive_seconds: int = Field(default=75, ge=1)
     # On SIGTERM, `serve` stops accepting and gives requests in flight this long to finish.
     shutdown_grace_seconds: int = Field(default=30, ge=0)
 

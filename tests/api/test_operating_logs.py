@@ -200,7 +200,9 @@ async def test_a_whole_scenario_logs_one_json_access_line_per_request_and_no_sec
     service = ServiceProcess(service_env(database), log)
     await service.start()
     try:
-        async with httpx.AsyncClient(base_url=service.url, timeout=30) as http:
+        # A connection each: no request races the server closing an idle keep-alive one.
+        limits = httpx.Limits(max_keepalive_connections=0)
+        async with httpx.AsyncClient(base_url=service.url, timeout=30, limits=limits) as http:
             call = Caller(http)
             made = await walk_a_return_with_everything_in_it(call, receiver)
     finally:

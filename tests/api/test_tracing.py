@@ -139,7 +139,11 @@ async def test_with_an_endpoint_requests_sql_and_webhooks_are_traced_under_the_c
     service = ServiceProcess(env, tmp_path / "serve.log")
     await service.start()
     try:
-        async with Receiver() as hooks, httpx.AsyncClient(base_url=service.url) as http:
+        limits = httpx.Limits(max_keepalive_connections=0)
+        async with (
+            Receiver() as hooks,
+            httpx.AsyncClient(base_url=service.url, limits=limits) as http,
+        ):
             subscribed = await http.post(
                 "/v1/webhook-subscriptions",
                 json={"url": f"{hooks.url}?key={QUERY_CREDENTIAL}", "events": ["return.*"]},
