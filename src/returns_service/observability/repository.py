@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from returns_service.models import OutboxEventRow, ReturnRow, WebhookDeliveryRow
@@ -22,18 +22,16 @@ class BacklogCounts:
 
 async def backlog_counts(session: AsyncSession, now: datetime) -> BacklogCounts:
     """Each count runs on an index: ix_returns_deadline_due_at, ix_outbox_events_fan_out,
-    ix_webhook_deliveries_due (status first)."""
-
-    async def count(statement: Select[int]) -> int:
-        return int((await session.execute(statement)).scalar_one())
+    ix_webhook_deliveries_due (status first). They span every shop: under Citus, one count
+    per shard, summed by the coordinator."""
 
     overdue = select(func.count()).where(ReturnRow.deadline_due_at <= now)
     outbox = select(func.count()).where(OutboxEventRow.fanned_out_at.is_(None))
     pending = select(func.count()).where(WebhookDeliveryRow.status == PENDING)
     parked = select(func.count()).where(WebhookDeliveryRow.status == PARKED)
     return BacklogCounts(
-        deadlines_overdue=await count(overdue),
-        outbox_pending=await count(outbox),
-        deliveries_pending=await count(pending),
-        deliveries_parked=await count(parked),
+        deadlines_overdue=(await session.execute(overdue)).scalar_one(),
+        outbox_pending=(await session.execute(outbox)).scalar_one(),
+        deliveries_pending=(await session.execute(pending)).scalar_one(),
+        deliveries_parked=(await session.execute(parked)).scalar_one(),
     )
