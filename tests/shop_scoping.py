@@ -105,7 +105,7 @@ PLATFORM_WIDE: dict[str, str] = {
     "returns_service.idempotency.repository.delete_expired_idempotency_keys": (
         "the sweep removes expired keys of every caller"
     ),
-    "returns_service.observability.repository.backlog_counts": (
+    "returns_service.backlog.backlog_counts": (
         "the metrics count the backlog (overdue deadlines, pending events) of every shop"
     ),
 }

@@ -9,13 +9,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from returns_service import health, openapi_document
+from returns_service import health, openapi_document, scrape
 from returns_service.automations.endpoints import router as automations_router
 from returns_service.carriers.endpoints import router as carriers_router
 from returns_service.config import Settings, get_settings
 from returns_service.console import endpoints as console
 from returns_service.db import create_engine, create_sessionmaker, sqlite_gate
-from returns_service.http_problems import Problem, install_problem_handlers
+from returns_service.http_problems import (
+    Problem,
+    install_problem_handlers,
+    unexpected_error_response,
+)
 from returns_service.observability import metrics
 from returns_service.observability.access import RequestObserver
 from returns_service.observability.tracing import install_tracing, stop_tracing, trace_engine
@@ -76,9 +80,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     # Added last, so outermost: even the guard's refusals carry the request id.
-    app.add_middleware(RequestObserver, observers=(metrics.observe_answer,))
+    app.add_middleware(
+        RequestObserver, unhandled=unexpected_error_response, observers=(metrics.observe_answer,)
+    )
     install_problem_handlers(app)
-    for router in (health.router, metrics.router, orders_router, returns_router, policies_router):
+    for router in (health.router, scrape.router, orders_router, returns_router, policies_router):
         app.include_router(router)
     app.include_router(carriers_router)
     app.include_router(subscriptions_router)

@@ -239,7 +239,7 @@ async def test_a_served_lifecycle_is_counted_once_whichever_worker_answers_the_s
 ) -> None:
     metrics_dir = tmp_path / "metrics"
     service = ServiceProcess(service_env(database, metrics_dir, workers), tmp_path / "serve.log")
-    await service.start()
+    await service.start(startup_seconds=120)  # workers import the app side by side
     try:
         limits = httpx.Limits(max_keepalive_connections=0)
         async with httpx.AsyncClient(base_url=service.url, limits=limits, timeout=30) as http:

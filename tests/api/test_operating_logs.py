@@ -63,6 +63,7 @@ def service_env(database: Database, **extra: str) -> dict[str, str]:
         "RETURNS_JWT_SECRET": TEST_JWT_SECRET,
         "RETURNS_LOGISTICS_SECRET": TEST_LOGISTICS_SECRET,
         "RETURNS_LOG_LEVEL": "INFO",
+        "RETURNS_WORKERS": "1",
         "RETURNS_SWEEP_INTERVAL_SECONDS": "0.5",
         "RETURNS_RELAY_INTERVAL_SECONDS": "0.1",
         "RETURNS_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",  # the receiver is on 127.0.0.1

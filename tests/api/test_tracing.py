@@ -127,6 +127,7 @@ async def test_with_an_endpoint_requests_sql_and_webhooks_are_traced_under_the_c
         "RETURNS_DATABASE_URL": database.url,
         "RETURNS_JWT_SECRET": TEST_JWT_SECRET,
         "RETURNS_LOG_LEVEL": "WARNING",
+        "RETURNS_WORKERS": "1",
         "RETURNS_SWEEP_INTERVAL_SECONDS": "0",
         "RETURNS_RELAY_INTERVAL_SECONDS": "0.1",
         "RETURNS_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",

@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from returns_service.http_problems import unexpected_error_response
 from returns_service.observability.logs import structured_logger
 from returns_service.observability.request_context import (
     REQUEST_ID_HEADER,
@@ -26,6 +25,8 @@ UNMATCHED_ROUTE = "unmatched"
 
 # Told of every answer: (method, route template, status, seconds). The metrics listen here.
 AnswerObserver = Callable[[str, str, int, float], None]
+# The answer to an exception no handler took (the app's 500 problem).
+UnhandledAnswer = Callable[[Exception], ASGIApp]
 
 _access = structured_logger("returns_service.access")
 
@@ -51,8 +52,14 @@ def _offered_request_id(scope: Scope) -> str | None:
 
 
 class RequestObserver:
-    def __init__(self, app: ASGIApp, observers: tuple[AnswerObserver, ...] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        unhandled: UnhandledAnswer,
+        observers: tuple[AnswerObserver, ...] = (),
+    ) -> None:
         self.app = app
+        self.unhandled = unhandled
         self.observers = observers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -85,7 +92,7 @@ class RequestObserver:
             if response_started:
                 raise
             # Answered here, not by Starlette's outer error layer, so that it carries the id.
-            await unexpected_error_response(error)(scope, receive, send_with_id)
+            await self.unhandled(error)(scope, receive, send_with_id)
         finally:
             self._answered(scope, record, status, time.perf_counter() - started)
 

@@ -15,14 +15,11 @@ attempt rolled back, or a batch item undone to its savepoint, counts nothing.
 
 from __future__ import annotations
 
-import hmac
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
     Counter,
@@ -37,12 +34,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
-from returns_service.errors import Unauthenticated
-from returns_service.models.base import utcnow
-from returns_service.observability import repository
 from returns_service.observability.metrics_directory import MULTIPROCESS_DIR_VARIABLE
-
-METRICS_PATH = "/metrics"
 
 HTTP_REQUESTS = Counter(
     "returns_http_requests",
@@ -145,36 +137,18 @@ def watch_pool(engine: AsyncEngine) -> None:
         DB_POOL_IN_USE.dec()
 
 
-# -- the scrape --------------------------------------------------------------------------
+# -- the scrape (served by returns_service.scrape) --------------------------------------
 
 
-class _DatabaseGauges(Collector):
-    """What one scrape read from the database, as gauges."""
+class _Gauges(Collector):
+    """Values read at scrape time, as gauges: (name, help, value)."""
 
-    def __init__(self, counts: repository.BacklogCounts) -> None:
-        self.counts = counts
+    def __init__(self, gauges: list[tuple[str, str, float]]) -> None:
+        self.gauges = gauges
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        yield GaugeMetricFamily(
-            "returns_deadlines_overdue",
-            "Open returns whose deadline is due and not yet acted on by the sweep.",
-            value=self.counts.deadlines_overdue,
-        )
-        yield GaugeMetricFamily(
-            "returns_outbox_pending",
-            "Outbox events the relay has not yet fanned out into deliveries.",
-            value=self.counts.outbox_pending,
-        )
-        yield GaugeMetricFamily(
-            "returns_webhook_deliveries_pending",
-            "Webhook deliveries waiting for their next attempt.",
-            value=self.counts.deliveries_pending,
-        )
-        yield GaugeMetricFamily(
-            "returns_webhook_deliveries_parked",
-            "Webhook deliveries out of attempts, waiting for an operator's replay.",
-            value=self.counts.deliveries_parked,
-        )
+        for name, description, value in self.gauges:
+            yield GaugeMetricFamily(name, description, value=value)
 
 
 def _process_metrics() -> bytes:
@@ -186,35 +160,11 @@ def _process_metrics() -> bytes:
     return generate_latest(registry)
 
 
-def exposition(counts: repository.BacklogCounts) -> bytes:
-    gauges = CollectorRegistry(auto_describe=True)
-    gauges.register(_DatabaseGauges(counts))
-    return _process_metrics() + generate_latest(gauges)
-
-
-def _authorize(request: Request) -> None:
-    """With RETURNS_METRICS_TOKEN set, the scraper must send it as a bearer token."""
-    expected: str | None = request.app.state.settings.metrics_token
-    if not expected:
-        return
-    scheme, _, offered = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        offered.strip().encode(), expected.encode()
-    ):
-        raise Unauthenticated("the metrics token is required")
-
-
-router = APIRouter()
-
-
-@router.get(METRICS_PATH, include_in_schema=False)
-async def metrics(request: Request) -> Response:
-    """Prometheus text: this service's counters (every worker's) and its backlog."""
-    _authorize(request)
-    now = utcnow()
-    async with request.app.state.sessionmaker() as session:
-        counts = await repository.backlog_counts(session, now)
-    return Response(exposition(counts), media_type=CONTENT_TYPE_LATEST)
+def exposition(gauges: list[tuple[str, str, float]]) -> bytes:
+    """Prometheus text: this service's counters (every worker's) and the given gauges."""
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(_Gauges(gauges))
+    return _process_metrics() + generate_latest(registry)
 
 
 def mark_process_dead(pid: int) -> None:

@@ -1,4 +1,4 @@
-"""SQL for the metrics: the backlog, counted with indexed queries at scrape time."""
+"""The backlog an operator watches, counted with indexed queries (for /metrics)."""
 
 from __future__ import annotations
 
