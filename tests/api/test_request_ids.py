@@ -10,7 +10,10 @@ from hypothesis import strategies as st
 
 from returns_service.observability.request_context import MAX_REQUEST_ID_LENGTH
 from tests.api.problem_checks import assert_problem
-from tests.api.scenario import Scenario
+from tests.api.scenario import ADDRESS, Scenario
+from tests.api.webhook_support import harness
+from tests.conftest import Database
+from tests.webhook_receiver import Receiver
 
 MADE_ID = re.compile(r"[0-9a-f]{32}")
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
@@ -74,6 +77,26 @@ async def test_a_replayed_answer_names_the_request_that_replayed_it(scenario: Sc
     assert first.headers["X-Request-Id"] == "try-1"
     assert again.headers["X-Request-Id"] == "try-2"
     assert again.headers.get_list("X-Request-Id") == ["try-2"]
+
+
+async def test_a_webhook_delivery_names_the_request_that_made_its_event(
+    database: Database,
+) -> None:
+    async with harness(database) as world, Receiver() as receiver:
+        await world.subscribe(receiver.url, ["return.approved", "return.requested"])
+        created = await world.scenario.open_return()
+        approved = await world.scenario.client.post(
+            f"/v1/returns/{created['id']}/approve",
+            json={"return_address": ADDRESS},
+            headers={**world.scenario.merchant.headers, "X-Request-Id": "approve-77"},
+        )
+        assert approved.status_code == 200, approved.text
+        await world.relay_until_quiet()
+    by_type = {item.json()["type"]: item for item in receiver.received}
+    assert by_type["return.approved"].headers["x-request-id"] == "approve-77"
+    made = by_type["return.requested"].headers["x-request-id"]
+    assert MADE_ID.fullmatch(made)  # the application's own id, made by the service
+    assert made != "approve-77"
 
 
 _OFFERED = st.one_of(

@@ -39,6 +39,9 @@ class OutboxEventRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     fanned_out_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The X-Request-Id of the request (or sweep pass) that made the change; every delivery of
+    # the event carries it, so a receiver's question leads to the request's log lines.
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class WebhookSubscriptionRow(Base):

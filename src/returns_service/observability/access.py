@@ -16,7 +16,7 @@ from returns_service.observability.logs import structured_logger
 from returns_service.observability.request_context import (
     REQUEST_ID_HEADER,
     RequestRecord,
-    begin_request,
+    request_scope,
 )
 
 _ID_HEADER = REQUEST_ID_HEADER.lower().encode("latin-1")
@@ -66,7 +66,12 @@ class RequestObserver:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        record = begin_request(_offered_request_id(scope))
+        with request_scope(_offered_request_id(scope)) as record:
+            await self._observe(scope, receive, send, record)
+
+    async def _observe(
+        self, scope: Scope, receive: Receive, send: Send, record: RequestRecord
+    ) -> None:
         started = time.perf_counter()
         status = 500
         response_started = False

@@ -1,14 +1,17 @@
 """The request being answered: its id, and what the access line and the metrics say of it.
 
-One `RequestRecord` per request, held in a context variable that the outermost middleware
-sets; the code that learns something about the request (the caller's role, the problem it
-was answered with) writes it here, and the middleware reads it when the answer is sent.
+One `RequestRecord` per request (or sweep pass, or delivery attempt), held in a context
+variable that the outermost middleware sets; the code that learns something about the
+request (the caller's role, the problem it was answered with) writes it here, and the
+middleware reads it when the answer is sent.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -41,11 +44,16 @@ def sane_request_id(offered: str | None) -> str | None:
     return offered if _SANE_REQUEST_ID.fullmatch(offered) else None
 
 
-def begin_request(offered: str | None) -> RequestRecord:
-    """Start the record of this request (in the current context) with its id."""
+@contextmanager
+def request_scope(offered: str | None = None) -> Iterator[RequestRecord]:
+    """A record for the work inside (a request, a sweep pass, a delivery attempt), ended
+    after it: the context is left as it was found."""
     record = RequestRecord(request_id=sane_request_id(offered) or new_request_id())
-    _current.set(record)
-    return record
+    token = _current.set(record)
+    try:
+        yield record
+    finally:
+        _current.reset(token)
 
 
 def current_record() -> RequestRecord | None:

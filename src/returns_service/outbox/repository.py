@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from returns_service.models import OutboxEventRow
+from returns_service.observability.request_context import current_request_id
 
 
 async def add_event(
@@ -28,6 +29,7 @@ async def add_event(
             return_id=return_id,
             payload=payload,
             created_at=created_at,
+            request_id=current_request_id(),
         )
     )
     await session.flush()

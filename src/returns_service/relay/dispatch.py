@@ -35,6 +35,8 @@ class Claim:
     url: str
     secret: str
     body: str
+    # The request that made the event: sent as X-Request-Id.
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,7 @@ async def claim_due(
                 url=subscription.url,
                 secret=subscription.secret,
                 body=body_of(event.payload),
+                request_id=event.request_id,
             )
         )
     await session.flush()

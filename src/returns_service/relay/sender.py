@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import httpx
 from standardwebhooks.webhooks import Webhook
 
+from returns_service.observability.request_context import REQUEST_ID_HEADER
 from returns_service.relay.backoff import retry_after_seconds
 from returns_service.relay.dispatch import Claim, Outcome
 from returns_service.relay.guard import TargetRefused
@@ -18,15 +19,20 @@ _RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 
 def signed_headers(claim: Claim, at: datetime) -> dict[str, str]:
-    """webhook-id is the delivery's id: the same on every attempt, so receivers can dedupe."""
+    """webhook-id is the delivery's id: the same on every attempt, so receivers can dedupe;
+    X-Request-Id names the request whose change the event tells of."""
     signature: str = Webhook(claim.secret).sign(claim.delivery_id, at, claim.body)
-    return {
+    headers = {
         "content-type": "application/json",
         "user-agent": USER_AGENT,
         "webhook-id": claim.delivery_id,
         "webhook-timestamp": str(int(at.timestamp())),
         "webhook-signature": signature,
     }
+    if claim.request_id is not None:
+        # The request that made the event (not signed: it names, it does not vouch).
+        headers[REQUEST_ID_HEADER.lower()] = claim.request_id
+    return headers
 
 
 async def send(client: httpx.AsyncClient, claim: Claim, timeout_seconds: float) -> Outcome:

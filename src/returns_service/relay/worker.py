@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from returns_service.config import Settings
 from returns_service.models.base import utcnow
 from returns_service.observability.metrics import WEBHOOK_DELIVERIES
+from returns_service.observability.request_context import request_scope
 from returns_service.relay import dispatch
 from returns_service.relay.dispatch import Claim
 from returns_service.relay.guard import public_only_transport
@@ -111,11 +112,14 @@ async def _attempt(
     now: datetime | None,
     rng: random.Random | None,
 ) -> str | None:
-    outcome = await send(client, claim, settings.relay_timeout_seconds)
-    async with sessionmaker() as session, session.begin():
-        return await dispatch.record_outcome(
-            session, claim, outcome, settings, now or utcnow(), rng
-        )
+    # Logged under the id of the request that made the event (each attempt runs in a task
+    # of its own, so this context is its alone).
+    with request_scope(claim.request_id):
+        outcome = await send(client, claim, settings.relay_timeout_seconds)
+        async with sessionmaker() as session, session.begin():
+            return await dispatch.record_outcome(
+                session, claim, outcome, settings, now or utcnow(), rng
+            )
 
 
 async def run_relay(

@@ -27,6 +27,7 @@ from returns_service.errors import ServiceError
 from returns_service.idempotency import remove_expired_idempotency_keys
 from returns_service.models import ReturnRow
 from returns_service.models.base import utcnow
+from returns_service.observability.request_context import request_scope
 from returns_service.policies.service import default_return_address
 from returns_service.relay.retention import remove_settled_outbox_events
 from returns_service.returns import repository
@@ -155,9 +156,10 @@ async def sweep_once_with_settings(settings: Settings) -> int:
     """Act once on every due deadline; answer how many were acted on."""
     engine = create_engine(settings)
     try:
-        return await sweep_once(
-            create_sessionmaker(engine), outbox_retention_days=settings.outbox_retention_days
-        )
+        with request_scope():
+            return await sweep_once(
+                create_sessionmaker(engine), outbox_retention_days=settings.outbox_retention_days
+            )
     finally:
         await engine.dispose()
 
@@ -168,7 +170,10 @@ async def sweep_forever(
     """Sweep every `interval_seconds` until cancelled; a failed sweep is logged and retried."""
     while True:
         try:
-            acted = await sweep_once(sessionmaker, outbox_retention_days=outbox_retention_days)
+            # Each pass has a request id of its own: its log lines and the events its timers
+            # write (and so their webhook deliveries) carry it.
+            with request_scope():
+                acted = await sweep_once(sessionmaker, outbox_retention_days=outbox_retention_days)
         except Exception:
             logger.exception("deadline sweep failed; trying again in %s s", interval_seconds)
         else:
