@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from returns_service.config import Settings
 from returns_service.db import create_engine, create_sessionmaker
+from returns_service.observability.metrics import DB_READS, DB_REPLICA_LAG
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class ReadReplica:
 
     def count(self, target: Target) -> None:
         self.reads[target] += 1
+        DB_READS.labels(target).inc()
 
     async def check(self) -> None:
         """Measure the lag once and decide whether reads may go to the replica."""
@@ -91,6 +93,7 @@ class ReadReplica:
                 "reads go to the %s: replica %s", "replica" if usable else "primary", why
             )
         self.usable, self.lag_seconds = usable, lag
+        DB_REPLICA_LAG.set(lag if lag is not None else -1)
 
     async def start(self) -> None:
         await self.check()

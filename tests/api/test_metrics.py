@@ -194,6 +194,22 @@ async def test_a_count_waits_for_the_commit_and_dies_with_a_rollback_or_savepoin
         assert counter._value.get() == start + 2
 
 
+async def test_reads_are_counted_by_where_they_were_served(database: Database) -> None:
+    if not database.is_postgres:
+        pytest.skip("replicas are PostgreSQL's")
+    # The replica is a second engine on the test database: never behind.
+    async with harness(database, database_replica_url=database.url) as built:
+        client = built.scenario.client
+        before = await scrape(client)
+        listed = await client.get("/v1/returns", headers=built.scenario.merchant.headers)
+        assert listed.status_code == 200
+        after = await scrape(client)
+    assert moved(before, after, "returns_db_reads_total") == {
+        sample("returns_db_reads_total", target="replica"): 1
+    }
+    assert after[sample("returns_db_replica_lag_seconds")] == 0
+
+
 async def test_the_metrics_token_guards_the_scrape(database: Database) -> None:
     async with harness(database, metrics_token="scrape-me-please") as built:
         client = built.scenario.client

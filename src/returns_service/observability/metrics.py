@@ -63,6 +63,16 @@ WEBHOOK_DELIVERIES = Counter(
     "lost_claim (another relay took it over), unrecorded (the database failed).",
     ["outcome"],
 )
+DB_READS = Counter(
+    "returns_db_reads",
+    "Pure reads (lists, work queues) by where they were served: replica or primary.",
+    ["target"],
+)
+DB_REPLICA_LAG = Gauge(
+    "returns_db_replica_lag_seconds",
+    "The read replica's lag as last measured (the most over live workers); -1: unreachable.",
+    multiprocess_mode="livemax",
+)
 DB_POOL_IN_USE = Gauge(
     "returns_db_pool_in_use",
     "Database connections checked out of the pools, summed over live worker processes.",
