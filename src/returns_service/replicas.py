@@ -12,6 +12,9 @@ replayed (zero once it has replayed everything it received). Above
 `replica_max_lag_seconds`, or when the check fails, reads go to the primary until a check
 passes again. A replica read that fails mid-request is answered again from the primary
 (`TransactionalRoute`), and the replica is left alone until the next check passes.
+
+Metrics: `returns_db_reads_total{target}` counts these reads by the database that answered,
+`returns_db_replica_lag_seconds` is the lag last measured (-1 while unreachable).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from returns_service.config import Settings
 from returns_service.db import create_engine, create_sessionmaker
-from returns_service.observability.metrics import DB_READS, DB_REPLICA_LAG
+from returns_service.observability.metrics import DB_READS, DB_REPLICA_LAG, watch_pool
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +58,7 @@ class ReadReplica:
     def __init__(self, settings: Settings) -> None:
         assert settings.database_replica_url is not None
         self.engine: AsyncEngine = create_engine(settings, settings.database_replica_url)
+        watch_pool(self.engine)
         self.sessionmaker = create_sessionmaker(self.engine)
         self.max_lag_seconds = settings.replica_max_lag_seconds
         self.interval_seconds = settings.replica_check_interval_seconds

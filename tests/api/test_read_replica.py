@@ -17,6 +17,7 @@ from returns_service.app import create_app
 from returns_service.replicas import ReadReplica
 from tests.api.conftest import test_settings as settings_for
 from tests.api.scenario import ADDRESS, Scenario
+from tests.api.test_metrics import moved, sample, scrape
 from tests.conftest import Database
 from tests.drills.processes import free_port
 
@@ -59,6 +60,7 @@ async def test_lists_and_work_queues_are_served_by_the_replica_and_one_return_by
     scenario = Scenario(http)
     return_id = await _lifecycle(scenario)
     assert replica.reads == {}, "writes and their reads stay on the primary"
+    before = await scrape(http)
 
     listed = await http.get("/v1/returns", headers=scenario.merchant.headers)
     queue = await http.get(
@@ -74,6 +76,11 @@ async def test_lists_and_work_queues_are_served_by_the_replica_and_one_return_by
     timeline = await scenario.events(return_id, by=scenario.merchant)
     assert one.json()["status"] == "approved" and len(timeline) == 2
     assert replica.reads == {"replica": 3}, "a return and its timeline are read on the primary"
+    after = await scrape(http)
+    assert moved(before, after, "returns_db_reads_total") == {
+        sample("returns_db_reads_total", target="replica"): 3
+    }
+    assert after[sample("returns_db_replica_lag_seconds")] == 0
 
 
 async def test_a_replica_that_lags_too_far_leaves_reads_to_the_primary(

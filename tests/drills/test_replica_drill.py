@@ -228,7 +228,21 @@ async def _drill(
         f"{client.answers - answers_before} in {time.monotonic() - stopped:.2f}s, all right"
     )
     assert "reads go to the primary" in service.log()
+
+    # The service's own count of who answered the lists, and the lag it last saw.
+    scraped = (await client.http.get("/metrics")).text
+    reads = {
+        target: _sample(scraped, f'returns_db_reads_total{{target="{target}"}}')
+        for target in ("replica", "primary")
+    }
+    assert reads["replica"] >= lists + more_lists and reads["primary"] >= 10, reads
+    timings["reads by target"] = str(reads)
+    timings["lag gauge after the stop"] = str(_sample(scraped, "returns_db_replica_lag_seconds"))
     return timings
+
+
+def _sample(scraped: str, name: str) -> float:
+    return float(next(line for line in scraped.splitlines() if line.startswith(name)).split()[-1])
 
 
 async def _lists(client: Client, expected: set[str]) -> bool:
