@@ -152,6 +152,7 @@ const problemMembers: Members<Schemas["Problem"]> = {
   errors: "maybe",
   state: "maybe",
   allowed_actions: "maybe",
+  request_id: "maybe",
 };
 
 function returnOf(what: string, value: unknown): Schemas["ReturnOut"] {
@@ -267,6 +268,9 @@ async function main(setup: Setup): Promise<void> {
     stale.response.headers.get("Content-Type") === "application/problem+json",
     "stale approveReturn: problem+json",
   );
+  // A problem answering a request names it, as X-Request-Id does.
+  const requestId = stale.response.headers.get("X-Request-Id");
+  expect(problem.request_id === requestId && requestId !== null, "stale: the request id");
   said("approveReturn (stale If-Match)", stale.response.status, `code ${code}`);
 }
 
