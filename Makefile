@@ -48,8 +48,14 @@ openapi: $(STAMP)
 openapi-check: $(STAMP)
 	$(BIN)/python -m returns_service.openapi_file check openapi/openapi.json
 
+# BENCH=lifecycle or BENCH=statistics runs one; left out, both. The statistics bench needs
+# PostgreSQL (STATISTICS_BENCH_ARGS=--database-url ...) and seeds 1M returns: minutes.
+BENCH ?= all
+STATISTICS_BENCH_ARGS ?=
+
 bench: $(STAMP)
-	$(BIN)/python -m bench.lifecycle $(BENCH_ARGS)
+	if [ "$(BENCH)" = all ] || [ "$(BENCH)" = lifecycle ]; then $(BIN)/python -m bench.lifecycle $(BENCH_ARGS); fi
+	if [ "$(BENCH)" = all ] || [ "$(BENCH)" = statistics ]; then $(BIN)/python -m bench.statistics $(STATISTICS_BENCH_ARGS); fi
 
 # Re-vendor the console's browser libraries from console/package-lock.json (needs node/npm).
 console-vendor:

@@ -77,6 +77,25 @@ PLATFORM_WIDE: dict[str, str] = {
     "returns_service.returns.repository.lock_many": (
         "a batch names returns by id alone (pinned to the caller's shop for merchants)"
     ),
+    # Statistics: the platform and storefronts may ask for every shop at once (shop_id left
+    # out); a merchant's, or one shop's, are pinned to it.
+    "returns_service.statistics.repository.sum_cells": (
+        "statistics of every shop: the rollups of all shops, summed (pushed down per shard)"
+    ),
+    "returns_service.statistics.repository.day_cells": (
+        "statistics of every shop, per day (pushed down per shard)"
+    ),
+    "returns_service.statistics.repository.count_repurchases": (
+        "repurchase impact is per buyer of a shop; over every shop it reads every shop's "
+        "orders and returns of the window (the subqueries name the shop when one is asked)"
+    ),
+    "returns_service.statistics.repository.shops_with_rows": (
+        "statistics of every shop (partial days) and the rebuild of every shop go shop by "
+        "shop: this finds the shops"
+    ),
+    "returns_service.statistics.repository.hold_off_cell_writers": (
+        "a rebuild of the statistics keeps every writer of cells waiting while it counts"
+    ),
     # Background work over every shop: the sweep, the relay, retention.
     "returns_service.returns.repository.due_deadlines": (
         "the sweep finds due deadlines in every shop (each sweeper may take a shard range)"

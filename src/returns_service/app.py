@@ -31,6 +31,7 @@ from returns_service.relay.worker import start_background_relay
 from returns_service.replicas import read_replica
 from returns_service.request_guard import RequestGuard
 from returns_service.returns.endpoints import router as returns_router
+from returns_service.statistics.endpoints import router as statistics_router
 from returns_service.subscriptions.endpoints import router as subscriptions_router
 from returns_service.timers.sweep import start_sweeping, stop_sweeping
 
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(deliveries_router)
     app.include_router(automations_router)
     app.include_router(reject_reasons_router)
+    app.include_router(statistics_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     openapi_document.install(app)
     console.install(app)

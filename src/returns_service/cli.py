@@ -1,4 +1,4 @@
-"""returns-service migrate | serve | sweep | relay | token | demo"""
+"""returns-service migrate | serve | sweep | relay | token | demo | statistics rebuild"""
 
 from __future__ import annotations
 
@@ -108,6 +108,25 @@ def _demo(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _statistics_rebuild(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from returns_service.db import create_engine, create_sessionmaker
+    from returns_service.statistics.rebuild import rebuild_statistics
+
+    async def rebuild() -> int:
+        engine = create_engine(get_settings())
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                return await rebuild_statistics(session, args.shop_id)
+        finally:
+            await engine.dispose()
+
+    written = asyncio.run(rebuild())
+    print(f"statistics rebuilt from the rows: {written} cells")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="returns-service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -143,6 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "demo", help="fill the database with a demo shop whose returns stand in every state"
     ).set_defaults(run=_demo)
+    statistics = commands.add_parser("statistics", help="the rollups behind GET /v1/statistics")
+    statistics_commands = statistics.add_subparsers(dest="statistics_command", required=True)
+    rebuild = statistics_commands.add_parser(
+        "rebuild", help="count the rollups again from the orders and returns"
+    )
+    rebuild.add_argument("--shop-id", default=None, help="one shop only (default: every shop)")
+    rebuild.set_defaults(run=_statistics_rebuild)
     return parser
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from returns_service.db import create_engine, create_sessionmaker
 from returns_service.models import ReturnEventRow, ReturnRow
+from returns_service.models.base import set_clock
 from returns_service.returns import repository
 from returns_service.returns.lifecycle import start_receive_deadline
 from returns_service.timers.sweep import sweep_once
@@ -86,3 +87,28 @@ async def stored(database: Database, return_id: str) -> tuple[ReturnRow, list[Re
 
 def system_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [event for event in events if event["actor"] == {"role": "system", "id": "system"}]
+
+
+class Clock:
+    """The service's clock, set by a test: `clock.now` is what `utcnow()` answers."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def at(self, now: datetime) -> None:
+        self.now = now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+@contextmanager
+def pinned_clock(now: datetime) -> Iterator[Clock]:
+    """Run the service on a clock the test moves, instead of sleeping."""
+    clock = Clock(now)
+    set_clock(lambda: clock.now)
+    try:
+        yield clock
+    finally:
+        set_clock(None)

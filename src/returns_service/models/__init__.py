@@ -12,6 +12,7 @@ from returns_service.models.outbox import (
 )
 from returns_service.models.policy import ShopPolicyRow
 from returns_service.models.return_ import ReturnEventRow, ReturnItemRow, ReturnRow
+from returns_service.models.statistics import StatisticsCellRow
 
 __all__ = [
     "Base",
@@ -25,6 +26,7 @@ __all__ = [
     "ReturnRow",
     "ShopAutomationsRow",
     "ShopPolicyRow",
+    "StatisticsCellRow",
     "WebhookDeliveryRow",
     "WebhookSubscriptionRow",
 ]

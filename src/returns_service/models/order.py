@@ -23,6 +23,9 @@ class OrderRow(Base):
     __table_args__ = (
         Index("ix_orders_id", "id"),
         Index("ix_orders_tracking_number", "tracking_number"),
+        # Statistics: orders paid in a window, and each buyer's orders in time.
+        Index("ix_orders_shop_paid", "shop_id", "paid_at", "buyer_id"),
+        Index("ix_orders_shop_buyer_paid", "shop_id", "buyer_id", "paid_at"),
     )
 
     shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -16,6 +16,7 @@ from returns_service.orders.schemas import OrderIn, OrderLineOut, OrderOut
 from returns_service.rules.facts import Order, OrderLine
 from returns_service.rules.parcels import tracking_key
 from returns_service.rules.vocabulary import Role
+from returns_service.statistics import tracking
 
 
 def order_facts(row: OrderRow) -> Order:
@@ -154,6 +155,12 @@ async def register_order(
     ):
         raise Conflict(
             f"order {order_id} has returns: its lines, buyer and currency can no longer change"
+        )
+    region_changes = not created and row.buyer_region != body.buyer_region
+    if created or lines_change or region_changes or row.paid_at != body.paid_at:
+        # What the order adds to the statistics moves: note it as it is.
+        await tracking.before_order_change(
+            session, row.shop_id, order_id, regroups_returns=region_changes
         )
     row.buyer_id = body.buyer_id
     row.currency = body.currency

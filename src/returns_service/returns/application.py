@@ -31,6 +31,7 @@ from returns_service.rules.facts import (
 from returns_service.rules.money import quote_refund
 from returns_service.rules.standing import is_frequent_returner
 from returns_service.rules.vocabulary import EventType, ReturnStatus, Role
+from returns_service.statistics import tracking
 
 APPLICANTS = (Role.BUYER, Role.STOREFRONT, Role.PLATFORM)
 
@@ -103,9 +104,11 @@ async def apply_for_return(
         session, order.shop_id, order.buyer_id, now - timedelta(days=policy.abuse_threshold.days)
     )
     unit_prices = {line.line_id: line.unit_price for line in order.lines}
+    return_id = str(uuid.uuid4())
+    await tracking.before_new_return(session, order, return_id)
     row = ReturnRow(
         shop_id=order.shop_id,
-        id=str(uuid.uuid4()),
+        id=return_id,
         order_id=order.id,
         buyer_id=order.buyer_id,
         type=body.type.value,

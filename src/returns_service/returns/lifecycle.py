@@ -26,6 +26,7 @@ from returns_service.rules.transitions import (
 )
 from returns_service.rules.vocabulary import Action, ReturnStatus, ReturnType, Role
 from returns_service.versions import check_version
+from returns_service.statistics import tracking
 
 
 def may_see_return(caller: Caller, row: ReturnRow) -> bool:
@@ -120,6 +121,7 @@ async def move(
     source = ReturnStatus(row.status)
     transition = transition or transition_of(row, action, actor)
     target = transition.target
+    await tracking.before_return_change(session, row, entering=target)
     row.status = target.value
     row.version += 1
     row.updated_at = now

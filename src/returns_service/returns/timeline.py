@@ -15,7 +15,8 @@ from returns_service.orders import repository as orders_repository
 from returns_service.outbox import repository as outbox_repository
 from returns_service.returns import repository
 from returns_service.returns.views import event_view, return_view
-from returns_service.rules.vocabulary import EventType, Inspection
+from returns_service.rules.vocabulary import EventType, Inspection, Role
+from returns_service.statistics import tracking
 
 
 async def record_event(
@@ -34,6 +35,9 @@ async def record_event(
     The caller holds the return's row lock (or SQLite's write lock), so the sequence number
     it takes cannot be taken twice.
     """
+    if actor.role in (Role.MERCHANT, Role.PLATFORM):
+        # Perhaps the first response to the return: statistics note it as it was before.
+        await tracking.before_return_change(session, row)
     seq = await repository.next_event_seq(session, row.shop_id, row.id)
     event = ReturnEventRow(
         shop_id=row.shop_id,

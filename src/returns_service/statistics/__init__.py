@@ -1,0 +1,1 @@
+"""What merchants watch: statistics of returns, kept as rollups beside the rows."""

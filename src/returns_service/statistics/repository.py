@@ -1,0 +1,504 @@
+"""SQL for statistics: the facts of orders and returns, and the rollup cells."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    type_coerce,
+    union,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from returns_service.models import (
+    OrderLineRow,
+    OrderRow,
+    ReturnEventRow,
+    ReturnItemRow,
+    ReturnRow,
+    StatisticsCellRow,
+)
+from returns_service.models.base import UtcDateTime
+from returns_service.rules.statistics import RepurchaseCounts
+from returns_service.rules.vocabulary import ReturnStatus, Role
+from returns_service.statistics.cells import (
+    CellKey,
+    Dimension,
+    LineFacts,
+    OrderFacts,
+    ReturnFacts,
+)
+from returns_service.statistics.periods import SPANS, block_start, blocks
+
+_RESPONDERS = (Role.MERCHANT.value, Role.PLATFORM.value)
+# Rows per INSERT: well under SQLite's 32766 bound parameters at 6 columns a row.
+_CHUNK = 1000
+
+
+def returns_applied(shop_id: str | None, start: datetime, end: datetime) -> ColumnElement[bool]:
+    """Returns applied for in [start, end), of one shop or every shop."""
+    window = and_(ReturnRow.created_at >= start, ReturnRow.created_at < end)
+    return window if shop_id is None else and_(ReturnRow.shop_id == shop_id, window)
+
+
+def orders_paid(shop_id: str | None, start: datetime, end: datetime) -> ColumnElement[bool]:
+    """Orders paid in [start, end), of one shop or every shop."""
+    window = and_(OrderRow.paid_at >= start, OrderRow.paid_at < end)
+    return window if shop_id is None else and_(OrderRow.shop_id == shop_id, window)
+
+
+def returns_named(shop_id: str, ids: Iterable[str]) -> ColumnElement[bool]:
+    return and_(ReturnRow.shop_id == shop_id, ReturnRow.id.in_(sorted(ids)))
+
+
+def orders_named(shop_id: str, ids: Iterable[str]) -> ColumnElement[bool]:
+    return and_(OrderRow.shop_id == shop_id, OrderRow.id.in_(sorted(ids)))
+
+
+def returns_of_order(shop_id: str, order_id: str) -> ColumnElement[bool]:
+    return and_(ReturnRow.shop_id == shop_id, ReturnRow.order_id == order_id)
+
+
+async def _lines_of_orders(
+    session: AsyncSession, picked: ColumnElement[bool], *, via_returns: bool
+) -> dict[tuple[str, str], tuple[LineFacts, ...]]:
+    """The lines of the orders picked by a condition on orders (or on their returns; an
+    order with several returns is read once)."""
+    line = OrderLineRow
+    statement = select(
+        line.shop_id,
+        line.order_id,
+        line.position,
+        line.line_id,
+        line.sku,
+        line.category,
+        line.quantity,
+    )
+    if via_returns:
+        statement = statement.join(
+            ReturnRow,
+            and_(ReturnRow.shop_id == line.shop_id, ReturnRow.order_id == line.order_id),
+        ).distinct()
+    else:
+        statement = statement.join(
+            OrderRow, and_(OrderRow.shop_id == line.shop_id, OrderRow.id == line.order_id)
+        )
+    statement = statement.where(picked).order_by(line.shop_id, line.order_id, line.position)
+    lines: dict[tuple[str, str], list[LineFacts]] = defaultdict(list)
+    for row in await session.execute(statement):
+        lines[(row.shop_id, row.order_id)].append(
+            LineFacts(row.line_id, row.sku, row.category, row.quantity)
+        )
+    return {key: tuple(value) for key, value in lines.items()}
+
+
+def _return_columns() -> tuple[Any, ...]:
+    return (
+        ReturnRow.shop_id,
+        ReturnRow.id,
+        ReturnRow.order_id,
+        ReturnRow.created_at,
+        ReturnRow.status,
+        ReturnRow.reason,
+        ReturnRow.currency,
+        ReturnRow.refunded_amount,
+        ReturnRow.refunded_at,
+    )
+
+
+def _facts(
+    row: Any,
+    timeline: Mapping[tuple[str, str], tuple[bool, int, datetime | None]],
+    *,
+    region: str | None = None,
+    items: tuple[tuple[str, int], ...] = (),
+    lines: tuple[LineFacts, ...] = (),
+) -> ReturnFacts:
+    escalated, automatic, first_response = timeline.get((row.shop_id, row.id), (False, 0, None))
+    return ReturnFacts(
+        shop_id=row.shop_id,
+        return_id=row.id,
+        order_id=row.order_id,
+        applied_at=row.created_at,
+        status=row.status,
+        reason=row.reason,
+        currency=row.currency,
+        refunded_amount=row.refunded_amount,
+        refunded_at=row.refunded_at,
+        escalated=escalated,
+        automatic_actions=automatic,
+        first_response_at=first_response,
+        region=region,
+        items=items,
+        lines=lines,
+    )
+
+
+async def own_return_facts(session: AsyncSession, picked: ColumnElement[bool]) -> list[ReturnFacts]:
+    """The return's own state and what its timeline tells, without its items and order: all
+    that its cells for the whole shop need (two queries)."""
+    rows = (await session.execute(select(*_return_columns()).where(picked))).all()
+    if not rows:
+        return []
+    timeline = await _timeline_facts(session, picked)
+    return [_facts(row, timeline) for row in rows]
+
+
+async def return_facts(session: AsyncSession, picked: ColumnElement[bool]) -> list[ReturnFacts]:
+    """The facts of every return the condition on ReturnRow picks, with its timeline's, its
+    items and its order's region and lines."""
+    base = (
+        select(*_return_columns(), OrderRow.buyer_region)
+        .join(
+            OrderRow,
+            and_(OrderRow.shop_id == ReturnRow.shop_id, OrderRow.id == ReturnRow.order_id),
+        )
+        .where(picked)
+    )
+    rows = (await session.execute(base)).all()
+    if not rows:
+        return []
+    timeline = await _timeline_facts(session, picked)
+    items: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
+    item_rows = await session.execute(
+        select(
+            ReturnItemRow.shop_id,
+            ReturnItemRow.return_id,
+            ReturnItemRow.line_id,
+            ReturnItemRow.quantity,
+        )
+        .join(
+            ReturnRow,
+            and_(
+                ReturnRow.shop_id == ReturnItemRow.shop_id,
+                ReturnRow.id == ReturnItemRow.return_id,
+            ),
+        )
+        .where(picked)
+        .order_by(ReturnItemRow.shop_id, ReturnItemRow.return_id, ReturnItemRow.position)
+    )
+    for item in item_rows:
+        items[(item.shop_id, item.return_id)].append((item.line_id, item.quantity))
+    lines = await _lines_of_orders(session, picked, via_returns=True)
+    return [
+        _facts(
+            row,
+            timeline,
+            region=row.buyer_region,
+            items=tuple(items.get((row.shop_id, row.id), ())),
+            lines=lines.get((row.shop_id, row.order_id), ()),
+        )
+        for row in rows
+    ]
+
+
+async def _timeline_facts(
+    session: AsyncSession, picked: ColumnElement[bool]
+) -> dict[tuple[str, str], tuple[bool, int, datetime | None]]:
+    """Per return: ever escalated; state changes the system made; the first response.
+
+    Event types are not relied on: the application is the event entering a state from none,
+    an escalation the one entering arbitration, a state change one with both ends.
+    """
+    event = ReturnEventRow
+    escalated = func.max(case((event.to_status == ReturnStatus.ARBITRATION.value, 1), else_=0))
+    automatic = func.sum(
+        case(
+            (
+                and_(
+                    event.actor_role == Role.SYSTEM.value,
+                    event.from_status.is_not(None),
+                    event.to_status.is_not(None),
+                ),
+                1,
+            ),
+            else_=0,
+        )
+    )
+    is_application = and_(event.from_status.is_(None), event.to_status.is_not(None))
+    # type_coerce: the aggregate of a case reads back as the column would (a zone on SQLite).
+    first_response = type_coerce(
+        func.min(case((and_(event.actor_role.in_(_RESPONDERS), ~is_application), event.at))),
+        UtcDateTime(),
+    )
+    statement = (
+        select(event.shop_id, event.return_id, escalated, automatic, first_response)
+        .join(ReturnRow, and_(ReturnRow.shop_id == event.shop_id, ReturnRow.id == event.return_id))
+        .where(picked)
+        .group_by(event.shop_id, event.return_id)
+    )
+    return {
+        (row[0], row[1]): (bool(row[2]), int(row[3] or 0), row[4])
+        for row in await session.execute(statement)
+    }
+
+
+async def order_facts(session: AsyncSession, picked: ColumnElement[bool]) -> list[OrderFacts]:
+    """The facts of every order the condition on OrderRow picks, with the units its
+    returns that were not cancelled hold."""
+    rows = (
+        await session.execute(
+            select(OrderRow.shop_id, OrderRow.id, OrderRow.paid_at, OrderRow.buyer_region).where(
+                picked
+            )
+        )
+    ).all()
+    if not rows:
+        return []
+    lines = await _lines_of_orders(session, picked, via_returns=False)
+    returned: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    held = await session.execute(
+        select(
+            ReturnRow.shop_id,
+            ReturnRow.order_id,
+            ReturnItemRow.line_id,
+            func.sum(ReturnItemRow.quantity),
+        )
+        .join(
+            ReturnRow,
+            and_(
+                ReturnRow.shop_id == ReturnItemRow.shop_id, ReturnRow.id == ReturnItemRow.return_id
+            ),
+        )
+        .join(
+            OrderRow, and_(OrderRow.shop_id == ReturnRow.shop_id, OrderRow.id == ReturnRow.order_id)
+        )
+        .where(picked, ReturnRow.status != ReturnStatus.CANCELLED.value)
+        .group_by(ReturnRow.shop_id, ReturnRow.order_id, ReturnItemRow.line_id)
+    )
+    for shop_id, order_id, line_id, units in held:
+        returned[(shop_id, order_id)][line_id] = int(units)
+    return [
+        OrderFacts(
+            shop_id=row.shop_id,
+            order_id=row.id,
+            paid_at=row.paid_at,
+            region=row.buyer_region,
+            lines=lines.get((row.shop_id, row.id), ()),
+            returned=returned.get((row.shop_id, row.id), {}),
+        )
+        for row in rows
+    ]
+
+
+async def lock_order(session: AsyncSession, shop_id: str, order_id: str) -> None:
+    """Hold the order until commit: what its returns add to it changes one at a time."""
+    await session.execute(
+        select(OrderRow.id)
+        .where(OrderRow.shop_id == shop_id, OrderRow.id == order_id)
+        .with_for_update()
+    )
+
+
+async def add_to_cells(session: AsyncSession, deltas: Mapping[tuple[str, CellKey], int]) -> None:
+    """Add each delta to its day's cell and to the cells of the blocks that hold the day,
+    creating cells as needed.
+
+    One statement per chunk, rows in key order: concurrent writers lock the cells they share
+    in the same order and never deadlock; `value = value + excluded.value` adds to what
+    another transaction committed meanwhile instead of overwriting it.
+    """
+    summed: Counter[tuple[str, str, int, date, str, str]] = Counter()
+    for (shop_id, cell), value in deltas.items():
+        for span in SPANS:
+            start = block_start(cell.day, span)
+            summed[(shop_id, cell.dimension, span, start, cell.key, cell.metric)] += value
+    rows = [
+        {
+            "shop_id": shop_id,
+            "dimension": dimension,
+            "span": span,
+            "day": day,
+            "key": key,
+            "metric": metric,
+            "value": value,
+        }
+        for (shop_id, dimension, span, day, key, metric), value in sorted(summed.items())
+        if value
+    ]
+    if not rows:
+        return
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(StatisticsCellRow)
+    statement = statement.on_conflict_do_update(
+        index_elements=["shop_id", "dimension", "span", "day", "key", "metric"],
+        set_={"value": StatisticsCellRow.value + statement.excluded.value},
+    )
+    for chunk in range(0, len(rows), _CHUNK):
+        await session.execute(statement, rows[chunk : chunk + _CHUNK])
+
+
+async def sum_cells(
+    session: AsyncSession,
+    shop_id: str | None,
+    dimensions: Sequence[str],
+    first_day: date,
+    end_day: date,
+) -> list[tuple[str, str, str, int]]:
+    """Sums of cells over the days [first_day, end_day): (dimension, key, metric, value).
+
+    Read from the fewest aligned blocks that cover the days: a few dozen per key and metric
+    for a year, however many returns the shop has.
+    """
+    cell = StatisticsCellRow
+    ranges = [
+        and_(cell.span == span, cell.day >= start, cell.day < end)
+        for span, spans in blocks(first_day, end_day).items()
+        for start, end in spans
+    ]
+    conditions = [cell.dimension.in_(list(dimensions)), or_(*ranges)]
+    if shop_id is not None:
+        conditions.append(cell.shop_id == shop_id)
+    statement = (
+        select(cell.dimension, cell.key, cell.metric, func.sum(cell.value))
+        .where(*conditions)
+        .group_by(cell.dimension, cell.key, cell.metric)
+    )
+    return [
+        (str(row[0]), str(row[1]), str(row[2]), int(row[3]))
+        for row in await session.execute(statement)
+    ]
+
+
+async def day_cells(
+    session: AsyncSession,
+    shop_id: str | None,
+    metrics: Sequence[str],
+    first_day: date,
+    end_day: date,
+) -> list[tuple[date, str, int]]:
+    """The whole shop's cells of each day in [first_day, end_day), for these metrics only:
+    (day, metric, value)."""
+    cell = StatisticsCellRow
+    conditions = [
+        cell.dimension == Dimension.ALL,
+        cell.span == 1,
+        cell.day >= first_day,
+        cell.day < end_day,
+        cell.metric.in_(list(metrics)),
+    ]
+    if shop_id is not None:
+        conditions.append(cell.shop_id == shop_id)
+    statement = (
+        select(cell.day, cell.metric, func.sum(cell.value))
+        .where(*conditions)
+        .group_by(cell.day, cell.metric)
+    )
+    return [(row[0], str(row[1]), int(row[2])) for row in await session.execute(statement)]
+
+
+async def count_repurchases(
+    session: AsyncSession, shop_id: str | None, start: datetime, end: datetime
+) -> RepurchaseCounts:
+    """Per buyer (of a shop) with an order paid in [start, end): whether they paid a later
+    order after their first order in the window, whether they applied for a return in the
+    window, and whether they paid an order after their first such return.
+
+    Costs one pass over the window's orders and returns (index ranges) and one index probe
+    per buyer for their last order: it grows with the buyers of the window.
+    """
+    buyers = (
+        select(OrderRow.shop_id, OrderRow.buyer_id, func.min(OrderRow.paid_at).label("first_paid"))
+        .where(orders_paid(shop_id, start, end))
+        .group_by(OrderRow.shop_id, OrderRow.buyer_id)
+        .subquery()
+    )
+    returners = (
+        select(
+            ReturnRow.shop_id,
+            ReturnRow.buyer_id,
+            func.min(ReturnRow.created_at).label("first_return"),
+        )
+        .where(returns_applied(shop_id, start, end))
+        .group_by(ReturnRow.shop_id, ReturnRow.buyer_id)
+        .subquery()
+    )
+    later = OrderRow.__table__.alias("later")
+    last_paid = select(func.max(later.c.paid_at).label("last_paid")).where(
+        later.c.shop_id == buyers.c.shop_id, later.c.buyer_id == buyers.c.buyer_id
+    )
+    joined = buyers.outerjoin(
+        returners,
+        and_(returners.c.shop_id == buyers.c.shop_id, returners.c.buyer_id == buyers.c.buyer_id),
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # Each buyer's last order by one probe of (shop_id, buyer_id, paid_at), made once
+        # (as a scalar subquery used twice below, PostgreSQL would probe twice).
+        lateral = last_paid.lateral("last")
+        per_buyer = (
+            select(buyers.c.first_paid, returners.c.first_return, lateral.c.last_paid)
+            .select_from(joined.join(lateral, literal(True)))
+            .subquery()
+        )
+    else:  # SQLite has no LATERAL
+        per_buyer = (
+            select(
+                buyers.c.first_paid,
+                returners.c.first_return,
+                last_paid.scalar_subquery().label("last_paid"),
+            )
+            .select_from(joined)
+            .subquery()
+        )
+    returned = per_buyer.c.first_return.is_not(None)
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.sum(case((per_buyer.c.last_paid > per_buyer.c.first_paid, 1), else_=0)),
+                func.sum(case((returned, 1), else_=0)),
+                func.sum(
+                    case(
+                        (and_(returned, per_buyer.c.last_paid > per_buyer.c.first_return), 1),
+                        else_=0,
+                    )
+                ),
+            )
+        )
+    ).one()
+    return RepurchaseCounts(
+        buyers=int(row[0] or 0),
+        repurchased=int(row[1] or 0),
+        returners=int(row[2] or 0),
+        returners_repurchased=int(row[3] or 0),
+    )
+
+
+async def hold_off_cell_writers(session: AsyncSession) -> None:
+    """Make writers of cells wait until this transaction ends (readers do not wait).
+    SQLite has one writer at a time already."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("LOCK TABLE statistics_cells IN EXCLUSIVE MODE"))
+
+
+async def delete_cells(session: AsyncSession, shop_id: str) -> None:
+    await session.execute(delete(StatisticsCellRow).where(StatisticsCellRow.shop_id == shop_id))
+
+
+async def shops_with_rows(
+    session: AsyncSession, start: datetime, end: datetime, *, or_cells: bool = False
+) -> list[str]:
+    """Every shop with an order paid, or a return applied for, in [start, end) (or, with
+    `or_cells`, holding cells): the shops a question or a rebuild over every shop goes
+    through one by one."""
+    selects = [
+        select(OrderRow.shop_id).where(OrderRow.paid_at >= start, OrderRow.paid_at < end),
+        select(ReturnRow.shop_id).where(ReturnRow.created_at >= start, ReturnRow.created_at < end),
+    ]
+    if or_cells:
+        selects.append(select(StatisticsCellRow.shop_id))
+    return sorted(str(row[0]) for row in await session.execute(union(*selects)))

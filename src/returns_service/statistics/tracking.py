@@ -1,0 +1,201 @@
+"""Keep the rollups in step with the rows, in the transaction that changes the rows.
+
+Use cases call `before_return_change`, `before_new_return` and `before_order_change` before
+they change anything; each notes what the order or return adds to the statistics now. When
+the session commits, what they add then is read back, and the difference is added to the
+rollup cells in one statement, last thing before the commit: the cells are the last locks the
+transaction takes, in key order, so that approvals in one shop queue briefly on shared cells
+and never deadlock.
+
+What each transaction may change decides what it takes a difference of:
+- a return's own state (status, refund, timeline) changes under its row lock: its cells for
+  the whole shop;
+- an order's cells change with its payment, lines and region (registration, under the order's
+  lock) and with the units of its returns that were not cancelled (an application or a
+  cancellation, under the order's lock too);
+- a return's cells per reason, region, category and sku change only with its order's region
+  and lines (registration).
+Each transaction reads only what it holds the lock of, so two of them never count one change
+twice or lose one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession, async_session
+from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.util import await_only
+
+from returns_service.models import OrderRow, ReturnRow
+from returns_service.rules.vocabulary import ReturnStatus
+from returns_service.statistics import repository
+from returns_service.statistics.cells import (
+    CellKey,
+    Cells,
+    Dimension,
+    OrderFacts,
+    ReturnFacts,
+    order_cells,
+    return_cells,
+)
+
+_KEY = "statistics_before"
+
+Key = tuple[str, str]
+
+
+@dataclass
+class Before:
+    """What the tracked orders and returns added to the cells when first tracked."""
+
+    returns_own: dict[Key, Cells] = field(default_factory=dict)
+    returns_grouped: dict[Key, Cells] = field(default_factory=dict)
+    orders: dict[Key, Cells] = field(default_factory=dict)
+
+
+def _before(session: AsyncSession | Session) -> Before:
+    info = session.info
+    if _KEY not in info:
+        info[_KEY] = Before()
+    before: Before = info[_KEY]
+    return before
+
+
+def own_cells(facts: ReturnFacts) -> Cells:
+    return Counter(
+        {key: value for key, value in return_cells(facts).items() if key.dimension == Dimension.ALL}
+    )
+
+
+def grouped_cells(facts: ReturnFacts) -> Cells:
+    return Counter(
+        {key: value for key, value in return_cells(facts).items() if key.dimension != Dimension.ALL}
+    )
+
+
+async def _track_order(session: AsyncSession, shop_id: str, order_id: str) -> None:
+    before = _before(session)
+    key = (shop_id, order_id)
+    if key in before.orders:
+        return
+    facts = await repository.order_facts(session, repository.orders_named(shop_id, [order_id]))
+    before.orders[key] = order_cells(facts[0]) if facts else Counter()
+
+
+async def before_return_change(
+    session: AsyncSession, row: ReturnRow, entering: ReturnStatus | None = None
+) -> None:
+    """Note what the return adds now; the caller holds its row lock. Entering `cancelled`
+    its units leave its order's figures: the order is locked (after the return) and noted."""
+    before = _before(session)
+    key = (row.shop_id, row.id)
+    if key not in before.returns_own:
+        facts = await repository.own_return_facts(
+            session, repository.returns_named(row.shop_id, [row.id])
+        )
+        before.returns_own[key] = own_cells(facts[0]) if facts else Counter()
+    if entering is ReturnStatus.CANCELLED:
+        await repository.lock_order(session, row.shop_id, row.order_id)
+        await _track_order(session, row.shop_id, row.order_id)
+
+
+async def before_new_return(session: AsyncSession, order: OrderRow, return_id: str) -> None:
+    """Note a return about to be applied for: it adds nothing yet, and its order (locked by
+    the application) is noted as it is."""
+    before = _before(session)
+    key = (order.shop_id, return_id)
+    before.returns_own[key] = Counter()
+    before.returns_grouped[key] = Counter()
+    await _track_order(session, order.shop_id, order.id)
+
+
+async def before_order_change(
+    session: AsyncSession, shop_id: str, order_id: str, *, regroups_returns: bool
+) -> None:
+    """Note the order (locked by its registration) and, when its returns will be grouped
+    otherwise (another region), how they are grouped now."""
+    await _track_order(session, shop_id, order_id)
+    if not regroups_returns:
+        return
+    before = _before(session)
+    for facts in await repository.return_facts(
+        session, repository.returns_of_order(shop_id, order_id)
+    ):
+        before.returns_grouped.setdefault((facts.shop_id, facts.return_id), grouped_cells(facts))
+
+
+async def _write_differences(session: AsyncSession, before: Before) -> None:
+    """Read what the tracked rows add now and add the differences to the cells."""
+    deltas: Counter[tuple[str, CellKey]] = Counter()
+
+    def add(shop_id: str, after: Cells, earlier: Cells) -> None:
+        for cell in after.keys() | earlier.keys():
+            change = after.get(cell, 0) - earlier.get(cell, 0)
+            if change:
+                deltas[(shop_id, cell)] += change
+
+    # Grouped cells need items and lines; own cells only the return's state and timeline.
+    # One shop at a time: each statement names its shop (one node under Citus).
+    grouped: dict[Key, ReturnFacts] = {}
+    for shop_id, ids in _by_shop(before.returns_grouped).items():
+        for facts in await repository.return_facts(session, repository.returns_named(shop_id, ids)):
+            grouped[(facts.shop_id, facts.return_id)] = facts
+    found = dict(grouped)
+    for shop_id, ids in _by_shop(before.returns_own.keys() - grouped.keys()).items():
+        for facts in await repository.own_return_facts(
+            session, repository.returns_named(shop_id, ids)
+        ):
+            found[(facts.shop_id, facts.return_id)] = facts
+    for key, earlier in before.returns_own.items():
+        now = found.get(key)
+        add(key[0], own_cells(now) if now else Counter(), earlier)
+    for key, earlier in before.returns_grouped.items():
+        now = grouped.get(key)
+        add(key[0], grouped_cells(now) if now else Counter(), earlier)
+    orders: dict[Key, OrderFacts] = {}
+    for shop_id, ids in _by_shop(before.orders).items():
+        for order in await repository.order_facts(session, repository.orders_named(shop_id, ids)):
+            orders[(order.shop_id, order.order_id)] = order
+    for key, earlier in before.orders.items():
+        order_now = orders.get(key)
+        add(key[0], order_cells(order_now) if order_now else Counter(), earlier)
+    await repository.add_to_cells(session, deltas)
+
+
+def _by_shop(keys: Iterable[Key]) -> dict[str, set[str]]:
+    shops: dict[str, set[str]] = {}
+    for shop_id, ident in keys:
+        shops.setdefault(shop_id, set()).add(ident)
+    return dict(sorted(shops.items()))
+
+
+def _before_commit(session: Session) -> None:
+    """Write the differences last thing before the outermost commit.
+
+    The event runs inside the commit, in SQLAlchemy's greenlet, so the async repository is
+    awaited from it with `await_only`. A savepoint is not the end: only the outermost commit
+    writes.
+    """
+    if session.in_nested_transaction() or _KEY not in session.info:
+        return
+    proxy = async_session(session)
+    if proxy is None:
+        raise RuntimeError("statistics are kept by async sessions only")
+    session.flush()
+    await_only(_write_differences(proxy, session.info.pop(_KEY)))
+
+
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_KEY, None)
+
+
+def install() -> None:
+    """Keep statistics in every session: write on commit, forget when a transaction ends."""
+    if not event.contains(Session, "before_commit", _before_commit):
+        event.listen(Session, "before_commit", _before_commit)
+        event.listen(Session, "after_transaction_end", _forget)
