@@ -236,3 +236,33 @@ def assert_agrees(answer: dict[str, Any], expected: dict[str, Any]) -> None:
     )
     got_groups = {g["key"]: {k: v for k, v in g.items() if k != "key"} for g in answer["groups"]}
     assert got_groups == expected["groups"]
+
+
+async def test_a_batch_where_one_return_is_refused_counts_only_what_it_kept(
+    scenario: Scenario, clock: Clock, database: Database
+) -> None:
+    shop = Shop(scenario, clock)
+    a, b = shop.buyers[:2]
+    first = await shop.apply(await shop.order(0, a, 2.0, "CN-GD"), a, "l0", "no_reason")
+    second = await shop.apply(await shop.order(1, b, 1.5, "CN-BJ"), b, "l0", "no_reason")
+    await shop.act(second, "reject", scenario.merchant, {"reason_code": "worn", "note": "Worn"})
+    clock.advance(900)
+    response = await scenario.client.post(
+        "/v1/returns/batch",
+        json={"action": "approve", "ids": [first, second], "body": {"return_address": ADDRESS}},
+        headers=scenario.merchant.headers,
+    )
+    assert response.status_code == 200, response.text
+    assert [item["status"] for item in response.json()["items"]] == [200, 409]
+
+    async with sessions(database) as sessionmaker, sessionmaker() as session:
+        rows = await rows_of_shop(session, scenario.shop_id)
+    start, end = (datetime.fromisoformat(DAYS[k]) for k in ("from", "to"))
+    answer = await statistics(scenario.client, scenario.merchant, **DAYS)
+    assert answer["by_status"]["approved"] == 1 and answer["by_status"]["rejected"] == 1
+    assert_agrees(answer, expected_statistics(*rows, start, end, None))
+    async with sessions(database) as sessionmaker:
+        before = await all_cells(sessionmaker)
+        async with sessionmaker() as session, session.begin():
+            await rebuild_statistics(session)
+        assert await all_cells(sessionmaker) == before
