@@ -25,8 +25,8 @@ from returns_service.rules.transitions import (
     transition_for,
 )
 from returns_service.rules.vocabulary import Action, ReturnStatus, ReturnType, Role
-from returns_service.versions import check_version
 from returns_service.statistics import tracking
+from returns_service.versions import check_version
 
 
 def may_see_return(caller: Caller, row: ReturnRow) -> bool:
