@@ -6,7 +6,7 @@ database that already holds orders and returns, run `returns-service statistics 
 after upgrading (it counts every row; writers wait while it runs).
 
 Revision ID: 0009
-Revises: 0013
+Revises: 0015
 Create Date: 2026-12-01 05:30:00+00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | Sequence[str] | None = "0013"
+down_revision: str | Sequence[str] | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
