@@ -93,10 +93,6 @@ def sqlite_gate(settings: Settings) -> asyncio.Lock | None:
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    # Every session keeps the statistics rollups in step with what it commits.
-    from returns_service.statistics import tracking
-
-    tracking.install()
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 

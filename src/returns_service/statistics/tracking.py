@@ -199,3 +199,8 @@ def install() -> None:
     if not event.contains(Session, "before_commit", _before_commit):
         event.listen(Session, "before_commit", _before_commit)
         event.listen(Session, "after_transaction_end", _forget)
+
+
+# Whatever can note a change imports this module, so every session that may carry notes has
+# the events that write them.
+install()
