@@ -76,6 +76,10 @@ def _relay(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     _configure_logging()
+    if args.metrics_port is not None:
+        from returns_service.observability.metrics import serve_process_metrics
+
+        serve_process_metrics(args.metrics_host, args.metrics_port)
     asyncio.run(run_relay_process(settings, once=args.once))
     return 0
 
@@ -148,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
         "relay", help="deliver outbound webhooks until SIGTERM (or one pass with --once)"
     )
     relay.add_argument("--once", action="store_true", help="one pass, then exit")
+    relay.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve this relay's counters (webhook deliveries) for Prometheus on this port",
+    )
+    relay.add_argument("--metrics-host", default="127.0.0.1", help="its address (127.0.0.1)")
     relay.set_defaults(run=_relay)
     token = commands.add_parser(
         "token", help="print a bearer token signed with RETURNS_JWT_SECRET (for trying the API)"

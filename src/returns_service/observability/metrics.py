@@ -27,6 +27,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    start_http_server,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -161,13 +162,24 @@ class _Gauges(Collector):
             yield GaugeMetricFamily(name, description, value=value)
 
 
-def _process_metrics() -> bytes:
+def process_registry() -> CollectorRegistry:
+    """This process's counters, or every worker's in multiprocess mode."""
     directory = os.environ.get(MULTIPROCESS_DIR_VARIABLE)
     if not directory:
-        return generate_latest(REGISTRY)
+        return REGISTRY
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
-    return generate_latest(registry)
+    return registry
+
+
+def _process_metrics() -> bytes:
+    return generate_latest(process_registry())
+
+
+def serve_process_metrics(host: str, port: int) -> None:
+    """Serve this process's counters at http://host:port/metrics from a thread: for the
+    `relay` and `sweep` processes, which have no API of their own to scrape."""
+    start_http_server(port, addr=host, registry=process_registry())
 
 
 def exposition(gauges: list[tuple[str, str, float]]) -> bytes:
