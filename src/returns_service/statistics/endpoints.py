@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response
 
 from returns_service.auth import CurrentCaller
-from returns_service.db import Session, TransactionalRoute
+from returns_service.db import TransactionalRoute
 from returns_service.http_problems import problem_responses
+from returns_service.replicas import ReadSession
 from returns_service.statistics import service
 from returns_service.statistics.schemas import GroupBy, Statistics
 from returns_service.statistics.spreadsheet import statistics_csv
@@ -34,7 +35,7 @@ CSV = "text/csv"
 )
 async def get_statistics(
     caller: CurrentCaller,
-    session: Session,
+    session: ReadSession,
     shop_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     start: Annotated[Timestamp | None, Query(alias="from")] = None,
     end: Annotated[Timestamp | None, Query(alias="to")] = None,
