@@ -48,14 +48,18 @@ openapi: $(STAMP)
 openapi-check: $(STAMP)
 	$(BIN)/python -m returns_service.openapi_file check openapi/openapi.json
 
-# BENCH=lifecycle or BENCH=statistics runs one; left out, both. The statistics bench needs
-# PostgreSQL (STATISTICS_BENCH_ARGS=--database-url ...) and seeds 1M returns: minutes.
+# BENCH=lifecycle, statistics or request_path runs one; left out, all three. The statistics
+# bench needs PostgreSQL (STATISTICS_BENCH_ARGS=--database-url ...) and seeds 1M returns;
+# the request path (README "Benchmark": the pgbench floor, the real server under wrk, lists
+# at 1M, the sweep) needs PostgreSQL and wrk, takes BENCH_ARGS, and also takes minutes.
 BENCH ?= all
 STATISTICS_BENCH_ARGS ?=
+LIFECYCLE_BENCH_ARGS ?=
 
 bench: $(STAMP)
-	if [ "$(BENCH)" = all ] || [ "$(BENCH)" = lifecycle ]; then $(BIN)/python -m bench.lifecycle $(BENCH_ARGS); fi
+	if [ "$(BENCH)" = all ] || [ "$(BENCH)" = lifecycle ]; then $(BIN)/python -m bench.lifecycle $(LIFECYCLE_BENCH_ARGS); fi
 	if [ "$(BENCH)" = all ] || [ "$(BENCH)" = statistics ]; then $(BIN)/python -m bench.statistics $(STATISTICS_BENCH_ARGS); fi
+	if [ "$(BENCH)" = all ] || [ "$(BENCH)" = request_path ]; then $(BIN)/python -m bench $(BENCH_ARGS); fi
 
 # Re-vendor the console's browser libraries from console/package-lock.json (needs node/npm).
 console-vendor:

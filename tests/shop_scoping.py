@@ -44,12 +44,9 @@ from returns_service.models.placement import placement_of
 # (module.function) that handed the statement to the session.
 PLATFORM_WIDE: dict[str, str] = {
     # Platform and buyer views: a buyer's returns span shops, the platform sees every shop.
-    "returns_service.returns.repository.list_newest_first": (
-        "platform-wide and buyer lists: a merchant's list is pinned to its shop, a buyer's "
-        "and the platform's span shops (fanned out, merged by created_at)"
-    ),
-    "returns_service.returns.repository.list_most_urgent_first": (
-        "platform-wide and buyer work queues (a merchant's is pinned to its shop)"
+    "returns_service.returns.repository.list_returns": (
+        "platform-wide and buyer lists and work queues: a merchant's is pinned to its shop, "
+        "a buyer's and the platform's span shops (fanned out, merged by created_at or due_at)"
     ),
     "returns_service.relay.repository.list_newest_first": (
         "the operators' delivery list spans shops unless filtered by shop_id"

@@ -24,9 +24,12 @@ class Settings(BaseSettings):
     database_replica_url: str | None = None
     replica_max_lag_seconds: float = Field(default=5.0, ge=0)
     replica_check_interval_seconds: float = Field(default=1.0, gt=0)
-    # Connections per process; PostgreSQL only (SQLite serializes writers anyway).
-    database_pool_size: int = 10
-    database_max_overflow: int = 20
+    # Connections per process; PostgreSQL only (SQLite serializes writers anyway). No overflow
+    # by default: under load, connections opened beyond the pool and closed again right after
+    # cost more CPU (TCP, startup) than the requests they serve; requests beyond the pool
+    # wait for a connection instead (at most database_timeout_seconds, then 503).
+    database_pool_size: int = 20
+    database_max_overflow: int = 0
     # Seconds a request may wait for the database before it is answered 503.
     database_timeout_seconds: float = 10.0
     max_body_bytes: int = 1024 * 1024

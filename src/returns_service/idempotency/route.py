@@ -17,7 +17,7 @@ _IN_PROGRESS_DESCRIPTION = "Conflict: the state does not allow this, or a reques
 _IN_PROGRESS_DESCRIPTION += "Idempotency-Key is still running"
 
 
-def idempotency_key_header(
+async def idempotency_key_header(
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -35,7 +35,10 @@ def idempotency_key_header(
         ),
     ] = None,
 ) -> None:
-    """Declare and validate the header; TransactionalRoute does the work."""
+    """Declare and validate the header; TransactionalRoute does the work.
+
+    Async though it awaits nothing: FastAPI runs a plain function dependency in a worker
+    thread, a hop every POST would pay for."""
     del idempotency_key
 
 

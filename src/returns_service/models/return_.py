@@ -29,6 +29,9 @@ class ReturnRow(Base):
         Index("ix_returns_order", "shop_id", "order_id"),
         Index("ix_returns_deadline_due_at", "deadline_due_at"),
         Index("ix_returns_tracking_number", "shipment_tracking_number"),
+        # Keyset walks for the merchant's list by state and the work queue (revision 0007).
+        Index("ix_returns_shop_status_created", "shop_id", "status", "created_at", "id"),
+        Index("ix_returns_shop_actor_due", "shop_id", "deadline_actor", "deadline_due_at", "id"),
     )
 
     shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -83,6 +86,8 @@ class ReturnRow(Base):
 
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The seq of the newest timeline event: the next one takes this + 1 under the row lock.
+    last_event_seq: Mapped[int] = mapped_column(Integer, server_default="0")
 
     items: Mapped[list[ReturnItemRow]] = relationship(
         lazy="raise", order_by="ReturnItemRow.position", cascade="all, delete-orphan"

@@ -14,7 +14,7 @@ from returns_service.errors import Conflict, NotFound, RuleViolation, VersionMis
 from returns_service.fields import ReturnAddressOut
 from returns_service.models import ShopPolicyRow
 from returns_service.models.base import utcnow
-from returns_service.policies import repository
+from returns_service.policies import cache, repository
 from returns_service.policies.schemas import (
     AbuseThresholdOut,
     ReturnPolicyIn,
@@ -48,31 +48,39 @@ def _rules_policy(source: ReturnPolicyIn | ShopPolicyRow) -> ReturnPolicy:
     )
 
 
-_POLICY_CACHE = "returns_service.policies"
+async def _in_force(session: AsyncSession, shop_id: str) -> cache.CachedPolicy:
+    """The shop's policy (or the platform defaults) as rules facts, with its return address.
 
-
-def _cached_policies(session: AsyncSession) -> dict[str, ReturnPolicy]:
-    policies: dict[str, ReturnPolicy] = session.info.setdefault(_POLICY_CACHE, {})
-    return policies
+    From the process cache when this transaction already saw the policy's version (loading a
+    return selects it); read otherwise. Within one transaction the answer cannot change except
+    through replace_policy, which forgets the version it replaced.
+    """
+    entry = cache.cached(session, shop_id)
+    if entry is not None:
+        return entry
+    row = await repository.find_policy(session, shop_id)
+    return cache.store(
+        session,
+        shop_id,
+        cache.CachedPolicy(
+            version=row.version if row is not None else cache.DEFAULTS_VERSION,
+            policy=_rules_policy(row if row is not None else DEFAULTS),
+            return_address=dict(row.return_address)
+            if row is not None and row.return_address
+            else None,
+        ),
+    )
 
 
 async def policy_for_shop(session: AsyncSession, shop_id: str) -> ReturnPolicy:
-    """The policy in force for a shop: its own, or the platform defaults.
-
-    Read once per session: one approve-and-refund asks for it several times, and within one
-    transaction the answer cannot change except through replace_policy, which forgets it.
-    """
-    cached = _cached_policies(session)
-    if shop_id not in cached:
-        row = await repository.find_policy(session, shop_id)
-        cached[shop_id] = _rules_policy(row if row is not None else DEFAULTS)
-    return cached[shop_id]
+    """The policy in force for a shop: its own, or the platform defaults."""
+    return (await _in_force(session, shop_id)).policy
 
 
 async def default_return_address(session: AsyncSession, shop_id: str) -> dict[str, Any] | None:
     """The address the shop's policy names for goods coming back, if it names one."""
-    row = await repository.find_policy(session, shop_id)
-    return dict(row.return_address) if row is not None and row.return_address else None
+    address = (await _in_force(session, shop_id)).return_address
+    return dict(address) if address is not None else None
 
 
 def _view(shop_id: str, row: ShopPolicyRow | None) -> ReturnPolicyOut:
@@ -139,7 +147,7 @@ async def replace_policy(
     if violations:
         raise RuleViolation("the policy breaks the platform rules", violations)
 
-    _cached_policies(session).pop(shop_id, None)
+    cache.writes_policy(session, shop_id)
     row = await repository.find_policy(session, shop_id, for_update=True)
     current_version = row.version if row is not None else 0
     if expected_version is not None and expected_version != current_version:

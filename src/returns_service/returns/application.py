@@ -126,6 +126,7 @@ async def apply_for_return(
         receive_extensions=0,
         keep_goods=False,
         offers_made=0,
+        last_event_seq=0,
         created_at=now,
         updated_at=now,
         items=[

@@ -57,10 +57,9 @@ async def list_returns(
     scoped = _scoped(caller, filters)
     if scoped is None:
         return ReturnPage(items=[], next_cursor=None)
-    if by_due_at:
-        rows = await repository.list_most_urgent_first(session, scoped, after, limit + 1)
-    else:
-        rows = await repository.list_newest_first(session, scoped, after, limit + 1)
+    rows = await repository.list_returns(
+        session, scoped, by_due_at=by_due_at, after=after, limit=limit + 1
+    )
     page, more = rows[:limit], len(rows) > limit
     next_cursor = None
     if more:

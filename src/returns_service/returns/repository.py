@@ -5,15 +5,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, text, tuple_
+from sqlalchemy import ScalarSelect, Select, Table, func, insert, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
-from returns_service.models import OrderRow, ReturnEventRow, ReturnRow
+from returns_service.models import OrderRow, ReturnEventRow, ReturnRow, ShopPolicyRow
+from returns_service.policies import cache as policy_cache
 from returns_service.rules.vocabulary import TERMINAL_STATUSES, ReturnStatus
 
 _TERMINAL = [status.value for status in TERMINAL_STATUSES]
+_EVENTS: Table = ReturnEventRow.__table__  # type: ignore[assignment]
+
+
+def _policy_version() -> ScalarSelect[int]:
+    """The version of the return's shop policy, selected with the return (policies.cache)."""
+    return (
+        select(ShopPolicyRow.version)
+        .where(ShopPolicyRow.shop_id == ReturnRow.shop_id)
+        .scalar_subquery()
+    )
 
 
 async def find_return(
@@ -25,18 +37,26 @@ async def find_return(
 ) -> ReturnRow | None:
     """The return with its items, in this shop when the caller knows it (one shard under
     Citus, not all); locked for the transaction when asked, so that of many simultaneous
-    actions on one return each sees the state the previous one left."""
+    actions on one return each sees the state the previous one left.
+
+    One statement: the items come joined, and the shop policy's version alongside, so that
+    the policy itself can come from the process cache.
+    """
     statement = (
-        select(ReturnRow)
+        select(ReturnRow, _policy_version())
         .where(ReturnRow.id == return_id)
-        .options(selectinload(ReturnRow.items))
-        .limit(1)
+        .options(joinedload(ReturnRow.items))
     )
     if shop_id is not None:
         statement = statement.where(ReturnRow.shop_id == shop_id)
     if for_update:
-        statement = statement.with_for_update()
-    return (await session.execute(statement)).scalar_one_or_none()
+        statement = statement.with_for_update(of=ReturnRow)
+    found = (await session.execute(statement)).unique().first()
+    if found is None:
+        return None
+    row, policy_version = found
+    policy_cache.saw_version(session, row.shop_id, policy_version)
+    return row
 
 
 async def lock_many(
@@ -130,11 +150,9 @@ async def count_buyer_refunds_since(
     return int((await session.execute(statement)).scalar_one())
 
 
-async def next_event_seq(session: AsyncSession, shop_id: str, return_id: str) -> int:
-    statement = select(func.coalesce(func.max(ReturnEventRow.seq), 0)).where(
-        ReturnEventRow.shop_id == shop_id, ReturnEventRow.return_id == return_id
-    )
-    return int((await session.execute(statement)).scalar_one()) + 1
+async def add_event(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Insert one timeline event (Core: no unit of work for a row nothing reads back)."""
+    await session.execute(insert(_EVENTS), [values])
 
 
 async def list_events(
@@ -166,9 +184,8 @@ class ReturnFilters:
     awaiting: str | None = None
 
 
-def _filtered(filters: ReturnFilters) -> Select[ReturnRow]:
-    statement = select(ReturnRow).options(selectinload(ReturnRow.items))
-    conditions = []
+def _conditions(filters: ReturnFilters) -> list[Any]:
+    conditions: list[Any] = []
     if filters.shop_id is not None:
         conditions.append(ReturnRow.shop_id == filters.shop_id)
     if filters.buyer_id is not None:
@@ -191,69 +208,70 @@ def _filtered(filters: ReturnFilters) -> Select[ReturnRow]:
             # Arbitration waits on the platform with no timer to act for it.
             awaiting = or_(awaiting, ReturnRow.status == ReturnStatus.ARBITRATION.value)
         conditions.append(awaiting)
-    return statement.where(*conditions)
-
-
-async def list_newest_first(
-    session: AsyncSession,
-    filters: ReturnFilters,
-    after: tuple[datetime, str] | None,
-    limit: int,
-) -> Sequence[ReturnRow]:
-    statement = _filtered(filters)
-    if after is not None:
-        created_at, return_id = after
-        statement = statement.where(
-            or_(
-                ReturnRow.created_at < created_at,
-                and_(ReturnRow.created_at == created_at, ReturnRow.id < return_id),
-            )
-        )
-    statement = statement.order_by(ReturnRow.created_at.desc(), ReturnRow.id.desc()).limit(limit)
-    return (await session.execute(statement)).scalars().all()
+    return conditions
 
 
 # Returns with no deadline sort after every dated one; this stands in for "never".
 NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)
 
 
-async def list_most_urgent_first(
+def list_statement(
+    filters: ReturnFilters,
+    *,
+    by_due_at: bool,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> Select[ReturnRow]:
+    """One page: newest first, or (by_due_at) most urgent first; after the keyset position
+    `after` (created_at or due_at, id) of the previous page's last row.
+
+    Written so that an index walks it (revision 0007): the keyset is a row comparison on the
+    columns of the order, and a work queue for one actor (who always has a deadline, so
+    due_at is never NULL there) orders by the column itself, not by an expression over it.
+    """
+    statement = (
+        select(ReturnRow).options(selectinload(ReturnRow.items)).where(*_conditions(filters))
+    )
+    if not by_due_at:
+        if after is not None:
+            statement = statement.where(tuple_(ReturnRow.created_at, ReturnRow.id) < after)
+        return statement.order_by(ReturnRow.created_at.desc(), ReturnRow.id.desc()).limit(limit)
+    has_deadline = filters.awaiting is not None and filters.awaiting != "platform"
+    due: Any = (
+        ReturnRow.deadline_due_at
+        if has_deadline
+        else func.coalesce(ReturnRow.deadline_due_at, NO_DEADLINE)
+    )
+    if after is not None:
+        statement = statement.where(tuple_(due, ReturnRow.id) > after)
+    return statement.order_by(due, ReturnRow.id).limit(limit)
+
+
+async def list_returns(
     session: AsyncSession,
     filters: ReturnFilters,
+    *,
+    by_due_at: bool,
     after: tuple[datetime, str] | None,
     limit: int,
 ) -> Sequence[ReturnRow]:
-    due = func.coalesce(ReturnRow.deadline_due_at, NO_DEADLINE)
-    statement = _filtered(filters)
-    if after is not None:
-        due_at, return_id = after
-        statement = statement.where(
-            or_(due > due_at, and_(due == due_at, ReturnRow.id > return_id))
-        )
-    statement = statement.order_by(due, ReturnRow.id).limit(limit)
-    return (await session.execute(statement)).scalars().all()
+    statement = list_statement(filters, by_due_at=by_due_at, after=after, limit=limit)
+    rows: Sequence[ReturnRow] = (await session.execute(statement)).scalars().all()
+    return rows
 
 
 async def due_deadlines(
     session: AsyncSession, now: datetime, after: tuple[datetime, str, str] | None, limit: int
 ) -> list[tuple[str, str, int, datetime]]:
     """(shop_id, id, version, due_at) of the returns whose deadline is due at `now`, most
-    overdue first, after the position `after` (due_at, shop_id, id)."""
+    overdue first, after the position `after` (due_at, shop_id, id). No lock: the sweep
+    claims them shop by shop (claim_due_of_shop)."""
     statement = select(
         ReturnRow.shop_id, ReturnRow.id, ReturnRow.version, ReturnRow.deadline_due_at
     ).where(ReturnRow.deadline_due_at <= now)
     if after is not None:
-        due_at, shop_id, return_id = after
         statement = statement.where(
-            or_(
-                ReturnRow.deadline_due_at > due_at,
-                and_(ReturnRow.deadline_due_at == due_at, ReturnRow.shop_id > shop_id),
-                and_(
-                    ReturnRow.deadline_due_at == due_at,
-                    ReturnRow.shop_id == shop_id,
-                    ReturnRow.id > return_id,
-                ),
-            )
+            tuple_(ReturnRow.deadline_due_at, ReturnRow.shop_id, ReturnRow.id) > after
         )
     statement = statement.order_by(
         ReturnRow.deadline_due_at, ReturnRow.shop_id, ReturnRow.id
@@ -266,19 +284,32 @@ async def due_deadlines(
     ]
 
 
-async def lock_if_due(
-    session: AsyncSession, shop_id: str, return_id: str, now: datetime
-) -> ReturnRow | None:
-    """The return with its items, locked, if its deadline is due at `now` and no one else
-    holds it (PostgreSQL: `SKIP LOCKED`, a row another sweeper or a request holds is left)."""
+async def claim_due_of_shop(
+    session: AsyncSession,
+    shop_id: str,
+    return_ids: Sequence[str],
+    now: datetime,
+    *,
+    changed_before: datetime,
+) -> list[ReturnRow]:
+    """Lock and load (with items) those of these returns of one shop whose deadline is due at
+    `now`, that no one changed since `changed_before` and no one else holds (PostgreSQL:
+    `SKIP LOCKED`; SQLite: one writer anyway). One statement, pinned to the shop."""
     statement = (
-        select(ReturnRow)
+        select(ReturnRow, _policy_version())
         .where(
             ReturnRow.shop_id == shop_id,
-            ReturnRow.id == return_id,
+            ReturnRow.id.in_(list(return_ids)),
             ReturnRow.deadline_due_at <= now,
+            ReturnRow.deadline_action.is_not(None),
+            ReturnRow.updated_at < changed_before,
         )
+        .order_by(ReturnRow.deadline_due_at, ReturnRow.id)
         .options(selectinload(ReturnRow.items))  # the outbox event carries the whole return
-        .with_for_update(skip_locked=True)
+        .with_for_update(of=ReturnRow, skip_locked=True)
     )
-    return (await session.execute(statement)).scalar_one_or_none()
+    rows: list[ReturnRow] = []
+    for row, policy_version in await session.execute(statement):
+        policy_cache.saw_version(session, row.shop_id, policy_version)
+        rows.append(row)
+    return rows

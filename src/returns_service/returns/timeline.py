@@ -33,28 +33,32 @@ async def record_event(
     """Append an event to the return's timeline, and publish it as `event_type`.
 
     The caller holds the return's row lock (or SQLite's write lock), so the sequence number
-    it takes cannot be taken twice.
+    it takes, the one after the return's last, cannot be taken twice; the return row keeps
+    it (written with the row's other changes), so no statement asks the timeline for it.
     """
     if actor.role in (Role.MERCHANT, Role.PLATFORM):
         # Perhaps the first response to the return: statistics note it as it was before.
         await tracking.before_return_change(session, row)
-    seq = await repository.next_event_seq(session, row.shop_id, row.id)
-    event = ReturnEventRow(
-        shop_id=row.shop_id,
-        return_id=row.id,
-        seq=seq,
-        type=timeline_type,
-        from_status=from_status,
-        to_status=to_status,
-        actor_role=actor.role.value,
-        actor_id=actor.id,
-        data=data or {},
-        at=utcnow(),
-    )
-    session.add(event)
-    await session.flush()
+    row.last_event_seq += 1
+    values: dict[str, Any] = {
+        "shop_id": row.shop_id,
+        "return_id": row.id,
+        "seq": row.last_event_seq,
+        "type": timeline_type,
+        "from_status": from_status,
+        "to_status": to_status,
+        "actor_role": actor.role.value,
+        "actor_id": actor.id,
+        "data": data or {},
+        "at": utcnow(),
+    }
+    await repository.add_event(session, values)
+    event = ReturnEventRow(**values)  # not added to the session: written above already
     # The outbox row rides the same commit: subscribers hear of exactly what was committed.
     await _publish(session, row, event, event_type)
+    # The row's own changes too, now: later statements of the transaction (the refunds of an
+    # order, summed in SQL) must see them.
+    await session.flush()
     return event
 
 

@@ -1,11 +1,18 @@
 """Act on due deadlines as the `system` actor: each one once, however many sweepers run.
 
-A sweep reads the returns whose deadline is due (a page at a time, in a short transaction of
-its own), then acts on each in its own short transaction: lock the row (PostgreSQL: `FOR UPDATE
-SKIP LOCKED`, so a row another sweeper or an API request holds is left to it; SQLite: BEGIN
-IMMEDIATE queues every writer), check under the lock that it is still the same return at the
-same version with the deadline still due, and only then act. A return someone else changed in
-the meantime is skipped: its new state has its own deadline, for a later sweep.
+A sweep reads the due deadlines a page at a time, most overdue first (no locks: a read over
+every shop), and claims them shop by shop in batches, each batch in one short transaction:
+the claim locks the batch's returns in one statement pinned to its shop (PostgreSQL: `FOR
+UPDATE SKIP LOCKED`, so rows another sweeper or an API request holds are left to it and
+sweepers side by side take different rows; SQLite: BEGIN IMMEDIATE queues every writer), and
+re-checks under the lock that each is still due and unchanged since the sweep began. Each is
+then acted on under a SAVEPOINT of its own, so one that the rules refuse or the database
+rejects is rolled back alone and the rest of the batch still commits. A few batches run at
+once, so the database's round trips overlap with Python's work.
+
+A return acted on, or changed by anyone, since the sweep started is not claimed again by it
+(its new deadline is for a later sweep). Each shop's policy is read once per process and
+version (policies.cache), not once per return.
 """
 
 from __future__ import annotations
@@ -39,44 +46,19 @@ from returns_service.rules.vocabulary import Action, ReturnType
 
 logger = logging.getLogger(__name__)
 
-PAGE_SIZE = 200
+PAGE_SIZE = 400
+BATCH_SIZE = 100
+# Batches claimed and acted on at once by one sweep (PostgreSQL; SQLite has one writer).
+CONCURRENCY = 4
 
 Sessionmaker = async_sessionmaker[AsyncSession]
 
 
-@dataclass(frozen=True)
-class _Due:
-    shop_id: str
-    id: str
-    version: int
-    due_at: datetime
-
-    @property
-    def position(self) -> tuple[datetime, str, str]:
-        return (self.due_at, self.shop_id, self.id)
-
-
-async def _due_page(
-    sessionmaker: Sessionmaker, now: datetime, after: tuple[datetime, str, str] | None
-) -> list[_Due]:
-    """The next page of due returns, most overdue first, after `after`."""
-    async with sessionmaker() as session, session.begin():
-        rows = await repository.due_deadlines(session, now, after, PAGE_SIZE)
-    return [_Due(shop_id, return_id, version, due) for shop_id, return_id, version, due in rows]
-
-
-async def _lock_if_still_due(session: AsyncSession, due: _Due, now: datetime) -> ReturnRow | None:
-    """The return, locked, if no one took it or changed it since it was read as due."""
-    row = await repository.lock_if_due(session, due.shop_id, due.id, now)
-    if (
-        row is None
-        or row.version != due.version
-        or row.deadline_action is None
-        or row.deadline_due_at is None
-        or row.deadline_due_at > now
-    ):
-        return None
-    return row
+@dataclass
+class _Sweep:
+    now: datetime
+    started: datetime
+    acted: int = 0
 
 
 async def _run_timer(session: AsyncSession, row: ReturnRow) -> None:
@@ -100,26 +82,50 @@ async def _run_timer(session: AsyncSession, row: ReturnRow) -> None:
         await move(session, row, action, SYSTEM_CALLER, data=data)
 
 
-async def _act_on(sessionmaker: Sessionmaker, due: _Due, now: datetime) -> bool:
-    """Act on one due return in its own transaction; answer whether it was acted on."""
+async def _act_on_batch(
+    sessionmaker: Sessionmaker, sweep: _Sweep, shop_id: str, return_ids: list[str]
+) -> None:
+    """Claim one shop's batch and act on each return of it, in one transaction."""
     async with sessionmaker() as session:
         try:
             async with session.begin():
-                row = await _lock_if_still_due(session, due, now)
-                if row is None:
-                    return False
-                await _run_timer(session, row)
-        except (ServiceError, ValueError, DBAPIError) as refusal:
-            # The state table or the money rules refuse, or the database gave up on this row
-            # (lock timeout, deadlock): leave it for the next pass; the others still run.
-            logger.warning(
-                "deadline of return %s not acted on: %s: %s",
-                due.id,
-                type(refusal).__name__,
-                refusal,
-            )
-            return False
+                rows = await repository.claim_due_of_shop(
+                    session, shop_id, return_ids, sweep.now, changed_before=sweep.started
+                )
+                for row in rows:
+                    if await _act_on(session, row):
+                        sweep.acted += 1
+        except DBAPIError as refusal:
+            # The claim or the commit failed (lock timeout, connection lost): the batch goes
+            # back to due, for the next sweep; the other batches still run.
+            logger.warning("deadline sweep batch failed: %s: %s", type(refusal).__name__, refusal)
+
+
+async def _act_on(session: AsyncSession, row: ReturnRow) -> bool:
+    """Act on one claimed return under its own savepoint; answer whether it was acted on."""
+    try:
+        async with session.begin_nested():
+            await _run_timer(session, row)
+    except (ServiceError, ValueError, DBAPIError) as refusal:
+        # The state table or the money rules refuse, or the database rejects this row: leave
+        # it for the next sweep; the rest of the batch still runs.
+        logger.warning(
+            "deadline of return %s not acted on: %s: %s", row.id, type(refusal).__name__, refusal
+        )
+        return False
     return True
+
+
+def _batches(page: list[tuple[str, str, int, datetime]]) -> list[tuple[str, list[str]]]:
+    """The page's returns by shop, in batches of at most BATCH_SIZE, most overdue first."""
+    by_shop: dict[str, list[str]] = {}
+    for shop_id, return_id, _version, _due_at in page:
+        by_shop.setdefault(shop_id, []).append(return_id)
+    return [
+        (shop_id, ids[start : start + BATCH_SIZE])
+        for shop_id, ids in by_shop.items()
+        for start in range(0, len(ids), BATCH_SIZE)
+    ]
 
 
 async def sweep_once(
@@ -135,21 +141,29 @@ async def sweep_once(
     sweep, even if its next deadline is due too. The actions themselves happen at the current
     time: `now` only says which deadlines count as passed.
     """
-    now = now or utcnow()
-    acted = 0
-    seen: set[tuple[str, str]] = set()
+    started = utcnow()
+    sweep = _Sweep(now=now or started, started=started)
+    bind = sessionmaker.kw.get("bind")
+    gate = asyncio.Semaphore(1 if bind is None or bind.dialect.name == "sqlite" else CONCURRENCY)
+
+    async def batch(shop_id: str, return_ids: list[str]) -> None:
+        async with gate:
+            await _act_on_batch(sessionmaker, sweep, shop_id, return_ids)
+
     after: tuple[datetime, str, str] | None = None
-    while page := await _due_page(sessionmaker, now, after):
-        for due in page:
-            after = due.position
-            if (due.shop_id, due.id) in seen:
-                continue
-            seen.add((due.shop_id, due.id))
-            if await _act_on(sessionmaker, due, now):
-                acted += 1
-    await remove_expired_idempotency_keys(sessionmaker, now)
-    await remove_settled_outbox_events(sessionmaker, now, retention_days=outbox_retention_days)
-    return acted
+    while True:
+        async with sessionmaker() as session, session.begin():
+            page = await repository.due_deadlines(session, sweep.now, after, PAGE_SIZE)
+        if not page:
+            break
+        shop_id, return_id, _version, due_at = page[-1]
+        after = (due_at, shop_id, return_id)
+        await asyncio.gather(*(batch(shop, ids) for shop, ids in _batches(page)))
+    await remove_expired_idempotency_keys(sessionmaker, sweep.now)
+    await remove_settled_outbox_events(
+        sessionmaker, sweep.now, retention_days=outbox_retention_days
+    )
+    return sweep.acted
 
 
 async def sweep_once_with_settings(settings: Settings) -> int:
