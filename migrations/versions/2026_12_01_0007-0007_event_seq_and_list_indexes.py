@@ -11,7 +11,7 @@ Both let the first page (and every keyset page after it) walk the index instead 
 shop's rows.
 
 Revision ID: 0007
-Revises: 0015
+Revises: 0009
 Create Date: 2026-12-01 05:30:00+00:00
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | Sequence[str] | None = "0015"
+down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
