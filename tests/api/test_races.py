@@ -21,6 +21,7 @@ from returns_service.models import OrderRow, ReturnEventRow, ReturnRow
 from tests.api.conftest import test_settings as settings_for
 from tests.api.live_server import serve
 from tests.api.scenario import ADDRESS, Party, Scenario, application_body
+from tests.api.timekeeping import from_now, set_policy, sweep
 from tests.conftest import Database
 
 REQUEST_TIMEOUT_SECONDS = 60.0
@@ -310,3 +311,59 @@ async def waiting_on_a_lock(connection: AsyncConnection, request: asyncio.Task[R
     while not (await connection.execute(statement)).scalar_one():
         assert not request.done(), request.result().text
         await asyncio.sleep(0.01)
+
+
+async def _offered(live: Scenario, amount: int = 3000) -> str:
+    created = await live.open_return()
+    offered = await live.act(created["id"], "offer", live.merchant, {"amount": amount})
+    assert offered.status_code == 200, offered.text
+    return_id: str = created["id"]
+    return return_id
+
+
+async def test_of_16_simultaneous_acceptances_of_an_offer_exactly_one_pays_and_only_once(
+    live: Scenario, database: Database
+) -> None:
+    return_id = await _offered(live)
+    responses = await all_at_once(
+        [live.act(return_id, "accept_offer", live.buyer) for _ in range(16)]
+    )
+    assert statuses(responses) == {200: 1, 409: 15}
+    assert set(codes(responses)) == {"invalid_transition"}
+    row, events = await stored(database, return_id)
+    assert (row.status, row.refunded_amount) == ("refunded", 3000)
+    assert [e.type for e in events].count("accept_offer") == 1
+
+
+async def test_an_acceptance_racing_the_offer_timer_ends_one_way_only(
+    live: Scenario, database: Database
+) -> None:
+    """The buyer accepts as the sweep declines for them: accepted and paid, or declined and
+    back to review, never both, never paid twice."""
+    await set_policy(live, offer_timeout="PT1S")
+    return_ids = [await _offered(live, 1000 + n) for n in range(4)]
+    accepts = [live.act(return_id, "accept_offer", live.buyer) for return_id in return_ids]
+    sweeps = [sweep(database, from_now(60)) for _ in range(2)]
+    results = await asyncio.gather(*accepts, *sweeps)
+    answers: list[Response] = list(results[: len(accepts)])
+    assert all(r.status_code in (200, 409) for r in answers), [r.text for r in answers]
+    swept = sum(int(n) for n in results[len(accepts) :])
+    for return_id, answer in zip(return_ids, answers, strict=True):
+        row, events = await stored(database, return_id)
+        kinds = [e.type for e in events]
+        if answer.status_code == 200:
+            assert (row.status, kinds.count("accept_offer"), kinds.count("decline_offer")) == (
+                "refunded",
+                1,
+                0,
+            )
+            assert row.refunded_amount == answer.json()["refund"]["amount"]
+        else:
+            assert answer.json()["code"] == "invalid_transition"
+            assert (row.status, kinds.count("accept_offer"), kinds.count("decline_offer")) == (
+                "requested",
+                0,
+                1,
+            )
+            assert row.refunded_amount is None
+    assert swept == sum(1 for r in answers if r.status_code == 409)

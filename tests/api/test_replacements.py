@@ -90,3 +90,34 @@ async def test_a_buyer_cannot_send_a_replacement(scenario: Scenario) -> None:
     _ok(await scenario.act(created["id"], "approve", scenario.merchant))
     refused = await scenario.act(created["id"], "send_replacement", scenario.buyer, OUTGOING)
     assert_problem(refused, 403, "forbidden")
+
+
+async def test_a_reship_whose_arbitration_the_buyer_wins_ends_with_the_replacement_sent(
+    scenario: Scenario, database: Database
+) -> None:
+    created = await scenario.open_return(type="reship", reason="missing_item")
+    return_id = created["id"]
+    for action, by, body in (
+        ("reject", scenario.merchant, {"reason_code": "parcel_complete", "note": "All was sent"}),
+        ("escalate", scenario.buyer, {"note": "The charger was not in the box"}),
+    ):
+        _ok(await scenario.act(return_id, action, by, body))
+    with_money = await scenario.act(
+        return_id, "arbitrate", scenario.platform, {"decision": "buyer", "amount": 1, "note": "x"}
+    )
+    assert_problem(with_money, 422, "validation_error")
+
+    decided = _ok(
+        await scenario.act(
+            return_id, "arbitrate", scenario.platform, {"decision": "buyer", "note": "Send it"}
+        )
+    )
+    assert decided["status"] == "approved"
+    assert decided["refund"] is None
+    done = _ok(await scenario.act(return_id, "send_replacement", scenario.merchant, OUTGOING))
+    assert done["status"] == "completed"
+    assert done["replacement_shipment"]["tracking_number"] == "ZTO-778899"
+    timeline = [(e["type"], e["to_status"]) for e in await scenario.events(return_id)]
+    assert timeline[-2:] == [("arbitrate", "approved"), ("send_replacement", "completed")]
+    row, _ = await stored(database, return_id)
+    assert (row.status, row.refunded_amount, row.refund_reference) == ("completed", None, None)
