@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
 from returns_service.fields import Identifier, Money, ReturnAddressIn, ReturnAddressOut
 from returns_service.http_problems import Problem
+from returns_service.rules.evidence import MAX_EVIDENCE, MAX_EVIDENCE_URL_LENGTH, is_evidence_url
 from returns_service.rules.vocabulary import (
     Condition,
+    Disposition,
     Fault,
     Inspection,
     Reason,
@@ -27,6 +29,23 @@ TrackingNumber = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _https_url(url: str) -> str:
+    if not is_evidence_url(url):
+        raise ValueError("evidence must be an https URL with a host")
+    return url
+
+
+EvidenceUrl = Annotated[
+    str,
+    Field(max_length=MAX_EVIDENCE_URL_LENGTH, examples=["https://img.example.com/photo1.jpg"]),
+    AfterValidator(_https_url),
+]
+Evidence = Annotated[
+    list[EvidenceUrl],
+    Field(max_length=MAX_EVIDENCE, description="Photos or videos: at most 9 https URLs"),
+]
 
 
 class ReturnItemIn(_Body):
@@ -63,11 +82,40 @@ class ReturnPreview(BaseModel):
 class ApproveBody(_Body):
     return_address: ReturnAddressIn | None = None
     instructions: Note | None = None
+    keep_goods: bool = Field(
+        default=False,
+        strict=True,
+        description="return_refund only: a returnless refund, the goods stay with the buyer",
+    )
 
 
 class RejectBody(_Body):
-    reason_code: str = Field(min_length=1, max_length=64, examples=["item_stained"])
+    reason_code: str = Field(
+        min_length=1,
+        max_length=64,
+        examples=["used"],
+        description="A standard code (GET /v1/reject-reasons) or the shop's own",
+    )
     note: str = Field(min_length=1, max_length=2000)
+    evidence: Evidence = Field(default_factory=list)
+
+
+class EscalateBody(_Body):
+    note: Note | None = None
+    evidence: Evidence = Field(default_factory=list)
+
+
+class OfferBody(_Body):
+    amount: int = Field(strict=True, ge=1, le=10**12, description="1 … the refundable amount")
+    keep_goods: bool = Field(
+        default=True,
+        strict=True,
+        description="false: the goods travel back first, and are refunded this amount",
+    )
+    note: Note | None = None
+    return_address: ReturnAddressIn | None = Field(
+        default=None, description="Where the goods go when keep_goods is false"
+    )
 
 
 class NoteBody(_Body):
@@ -85,10 +133,22 @@ class DeductionIn(_Body):
     note: Note = ""
 
 
+class DispositionIn(_Body):
+    line_id: Identifier
+    quantity: int = Field(strict=True, ge=1, le=100_000)
+    disposition: Disposition
+
+
 class ReceiveBody(_Body):
     inspection: Inspection
     deductions: list[DeductionIn] = Field(default_factory=list, max_length=20)
     note: Note | None = None
+    items: list[DispositionIn] | None = Field(
+        default=None,
+        max_length=200,
+        description="What became of each unit; they must add up to the return's items. Left "
+        "out, a passed inspection restocks everything and a failed one nothing.",
+    )
 
 
 class RefundBody(_Body):
@@ -99,10 +159,12 @@ class ArbitrateBody(_Body):
     decision: Literal["buyer", "merchant"]
     amount: int | None = Field(default=None, strict=True, ge=1, le=10**12)
     note: str = Field(min_length=1, max_length=2000)
+    evidence: Evidence = Field(default_factory=list)
 
 
 class MessageBody(_Body):
     body: str = Field(min_length=1, max_length=4000)
+    evidence: Evidence = Field(default_factory=list)
 
 
 class ReturnItemOut(BaseModel):
@@ -143,6 +205,22 @@ class DeadlineOut(BaseModel):
 class RejectionOut(BaseModel):
     reason_code: str
     note: str
+    evidence: list[str]
+
+
+class OfferOut(BaseModel):
+    number: int = Field(description="1 for the first offer of the return, up to 3")
+    amount: int
+    keep_goods: bool
+    note: str | None
+    offered_at: datetime
+    outcome: Literal["pending", "accepted", "declined", "lapsed"]
+
+
+class DispositionOut(BaseModel):
+    line_id: str
+    quantity: int
+    disposition: Disposition
 
 
 class ReturnOut(BaseModel):
@@ -166,7 +244,13 @@ class ReturnOut(BaseModel):
     return_address: ReturnAddressOut | None
     instructions: str | None
     inspection: Inspection | None
+    dispositions: list[DispositionOut] | None = Field(
+        description="What became of each unit at inspection"
+    )
     rejection: RejectionOut | None
+    keep_goods: bool = Field(description="A returnless refund: the goods stay with the buyer")
+    offer: OfferOut | None = Field(description="The latest offer and what became of it")
+    offers_made: int
     shipment: ShipmentOut | None
     replacement_shipment: ShipmentOut | None
     refund: RefundOut | None

@@ -8,6 +8,8 @@ from returns_service.returns.schemas import (
     ActorOut,
     DeadlineOut,
     DeductionOut,
+    DispositionOut,
+    OfferOut,
     RefundOut,
     RejectionOut,
     ReturnEventOut,
@@ -58,7 +60,18 @@ def return_view(row: ReturnRow) -> ReturnOut:
         ),
         instructions=row.instructions,
         inspection=Inspection(row.inspection) if row.inspection else None,
-        rejection=RejectionOut(**row.rejection) if row.rejection is not None else None,
+        dispositions=(
+            [DispositionOut(**outcome) for outcome in row.dispositions]
+            if row.dispositions is not None
+            else None
+        ),
+        rejection=(
+            # Rejections written before evidence was kept carry none.
+            RejectionOut(**{"evidence": [], **row.rejection}) if row.rejection is not None else None
+        ),
+        keep_goods=row.keep_goods,
+        offer=OfferOut(**row.offer) if row.offer is not None else None,
+        offers_made=row.offers_made,
         shipment=(
             ShipmentOut(
                 carrier=row.shipment_carrier or "",
