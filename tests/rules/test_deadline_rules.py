@@ -53,7 +53,24 @@ def test_a_rejected_buyer_has_the_escalation_timeout_to_object(kind: ReturnType)
 
 
 @pytest.mark.parametrize("kind", list(T))
-@pytest.mark.parametrize("status", [s for s in S if s not in {S.REQUESTED, S.APPROVED, S.REJECTED}])
+def test_a_buyer_offered_money_has_the_offer_timeout_to_answer(kind: ReturnType) -> None:
+    policy = ReturnPolicy(offer_timeout=timedelta(hours=5))
+    assert deadline_on_entering(S.OFFERED, kind, policy, AT) == Deadline(
+        "offer", Role.BUYER, AT + timedelta(hours=5)
+    )
+
+
+def test_a_return_approved_with_the_goods_kept_must_be_paid_within_the_review_timeout() -> None:
+    assert deadline_on_entering(S.APPROVED, T.RETURN_REFUND, POLICY, AT, keep_goods=True) == (
+        Deadline("refund", Role.MERCHANT, AT + timedelta(hours=1))
+    )
+
+
+OPENING_STATES = {S.REQUESTED, S.APPROVED, S.REJECTED, S.OFFERED}
+
+
+@pytest.mark.parametrize("kind", list(T))
+@pytest.mark.parametrize("status", [s for s in S if s not in OPENING_STATES])
 def test_other_states_start_no_clock(status: ReturnStatus, kind: ReturnType) -> None:
     # SHIPPED included: the merchant's clock waits for the carrier to report delivery.
     assert deadline_on_entering(status, kind, POLICY, AT) is None
@@ -74,6 +91,7 @@ def test_the_receive_clock_starts_at_delivery_and_each_extension_adds_one_timeou
         ("receive", Action.REFUND),
         ("escalate", Action.CLOSE),
         ("refund", Action.REFUND),
+        ("offer", Action.DECLINE_OFFER),
     ],
 )
 def test_what_the_system_does_when_a_deadline_passes(deadline: str, action: Action) -> None:

@@ -29,7 +29,9 @@ from returns_service.rules.vocabulary import (
 S, T, R, A = ReturnStatus, ReturnType, Role, Action
 EVERY_TYPE = frozenset(T)
 GOODS_BACK = frozenset({T.RETURN_REFUND, T.EXCHANGE})
+MONEY_BACK = EVERY_TYPE - {T.RESHIP}
 REVIEWERS = frozenset({R.MERCHANT, R.PLATFORM})
+BUYER = frozenset({R.BUYER})
 
 
 class Move(NamedTuple):
@@ -37,6 +39,8 @@ class Move(NamedTuple):
     target: ReturnStatus
     roles: frozenset[Role]
     types: frozenset[ReturnType] = EVERY_TYPE
+    # None: whether or not the goods stay with the buyer (keep_goods); else only then.
+    kept: bool | None = None
 
 
 # action -> the moves it makes. Timers act as SYSTEM: review timeout approves, ship and
@@ -49,13 +53,18 @@ CONTRACT: dict[Action, tuple[Move, ...]] = {
         Move(S.RECEIVED, S.REJECTED, REVIEWERS),
     ),
     A.CANCEL: (
-        Move(S.REQUESTED, S.CANCELLED, frozenset({R.BUYER})),
-        Move(S.APPROVED, S.CANCELLED, frozenset({R.BUYER})),
+        Move(S.REQUESTED, S.CANCELLED, BUYER),
+        Move(S.APPROVED, S.CANCELLED, BUYER),
+        Move(S.OFFERED, S.CANCELLED, BUYER),
     ),
-    A.SHIP: (Move(S.APPROVED, S.SHIPPED, frozenset({R.BUYER}), GOODS_BACK),),
+    A.SHIP: (Move(S.APPROVED, S.SHIPPED, BUYER, GOODS_BACK, kept=False),),
     A.RECEIVE: (Move(S.SHIPPED, S.RECEIVED, REVIEWERS, GOODS_BACK),),
     A.REFUND: (
         Move(S.APPROVED, S.REFUNDED, REVIEWERS | {R.SYSTEM}, frozenset({T.REFUND_ONLY})),
+        # A returnless refund: approved with the goods kept, paid with no parcel.
+        Move(
+            S.APPROVED, S.REFUNDED, REVIEWERS | {R.SYSTEM}, frozenset({T.RETURN_REFUND}), kept=True
+        ),
         Move(S.RECEIVED, S.REFUNDED, REVIEWERS | {R.SYSTEM}, GOODS_BACK),
         Move(S.SHIPPED, S.REFUNDED, frozenset({R.SYSTEM}), GOODS_BACK),
     ),
@@ -64,7 +73,13 @@ CONTRACT: dict[Action, tuple[Move, ...]] = {
         Move(S.RECEIVED, S.COMPLETED, REVIEWERS, frozenset({T.EXCHANGE})),
     ),
     A.ESCALATE: (Move(S.REJECTED, S.ARBITRATION, frozenset({R.BUYER})),),
-    A.ARBITRATE: (Move(S.ARBITRATION, S.REFUNDED, frozenset({R.PLATFORM})),),
+    # For the buyer: refunded, or for a reship approved (the parcel goes out); for the
+    # merchant: closed. The decision picks the row (arbitration_target).
+    A.ARBITRATE: (
+        Move(S.ARBITRATION, S.REFUNDED, frozenset({R.PLATFORM}), MONEY_BACK),
+        Move(S.ARBITRATION, S.APPROVED, frozenset({R.PLATFORM}), frozenset({T.RESHIP})),
+        Move(S.ARBITRATION, S.CLOSED, frozenset({R.PLATFORM})),
+    ),
     A.EXTEND: (Move(S.SHIPPED, S.SHIPPED, frozenset({R.MERCHANT, R.PLATFORM}), GOODS_BACK),),
     A.CLOSE: (
         Move(S.APPROVED, S.CLOSED, frozenset({R.SYSTEM})),
@@ -72,20 +87,35 @@ CONTRACT: dict[Action, tuple[Move, ...]] = {
         Move(S.SHIPPED, S.CLOSED, frozenset({R.SYSTEM}), GOODS_BACK),
         Move(S.REJECTED, S.CLOSED, frozenset({R.SYSTEM})),
     ),
+    A.OFFER: (Move(S.REQUESTED, S.OFFERED, REVIEWERS),),
+    # Kept goods are refunded at once (the first row: the default); goods that travel back
+    # are approved, refunded at most the offered amount once received (accepted_offer_target).
+    A.ACCEPT_OFFER: (
+        Move(S.OFFERED, S.REFUNDED, BUYER),
+        Move(S.OFFERED, S.APPROVED, BUYER, GOODS_BACK),
+    ),
+    A.DECLINE_OFFER: (Move(S.OFFERED, S.REQUESTED, BUYER | {R.SYSTEM}),),
 }
 
 
 def contract_target(
-    status: ReturnStatus, action: Action, kind: ReturnType, role: Role
+    status: ReturnStatus, action: Action, kind: ReturnType, role: Role, kept: bool = False
 ) -> ReturnStatus | None:
     for move in CONTRACT[action]:
-        if move.source is status and kind in move.types and role in move.roles:
+        if (
+            move.source is status
+            and kind in move.types
+            and role in move.roles
+            and move.kept in (None, kept)
+        ):
             return move.target
     return None
 
 
-def contract_allowed(status: ReturnStatus, kind: ReturnType, role: Role) -> set[Action]:
-    return {a for a in Action if contract_target(status, a, kind, role) is not None}
+def contract_allowed(
+    status: ReturnStatus, kind: ReturnType, role: Role, kept: bool = False
+) -> set[Action]:
+    return {a for a in Action if contract_target(status, a, kind, role, kept) is not None}
 
 
 def ever_allowed(action: Action, role: Role) -> bool:
@@ -117,6 +147,34 @@ def test_every_cell_of_the_table(
             assert allowed_action.value in str(refused.value)
     else:
         assert next_status(status, action, kind, role) is expected
+
+
+@pytest.mark.parametrize(("status", "action", "role"), list(product(S, A, R)), ids=str)
+def test_every_cell_of_a_return_whose_goods_are_kept(
+    status: ReturnStatus, action: Action, role: Role
+) -> None:
+    kind = T.RETURN_REFUND
+    expected = contract_target(status, action, kind, role, kept=True)
+    if not ever_allowed(action, role):
+        with pytest.raises(RoleRefused):
+            next_status(status, action, kind, role, keep_goods=True)
+    elif expected is None:
+        with pytest.raises(TransitionRefused) as refused:
+            next_status(status, action, kind, role, keep_goods=True)
+        assert set(refused.value.allowed) == contract_allowed(status, kind, role, kept=True)
+    else:
+        assert next_status(status, action, kind, role, keep_goods=True) is expected
+
+
+def test_kept_goods_are_refunded_from_approved_and_never_shipped() -> None:
+    assert (
+        next_status(S.APPROVED, A.REFUND, T.RETURN_REFUND, R.MERCHANT, keep_goods=True)
+        is S.REFUNDED
+    )
+    with pytest.raises(TransitionRefused):
+        next_status(S.APPROVED, A.SHIP, T.RETURN_REFUND, R.BUYER, keep_goods=True)
+    with pytest.raises(TransitionRefused):
+        next_status(S.APPROVED, A.REFUND, T.RETURN_REFUND, R.MERCHANT)
 
 
 @pytest.mark.parametrize(("status", "kind"), list(product(S, T)))
@@ -182,6 +240,15 @@ def test_every_open_state_has_a_way_out(status: ReturnStatus) -> None:
     assert any(allowed_actions(status, kind) for kind in T)
 
 
-def test_arbitration_ends_refunded_for_the_buyer_and_closed_for_the_merchant() -> None:
-    assert arbitration_target(decision_for_buyer=True) is S.REFUNDED
-    assert arbitration_target(decision_for_buyer=False) is S.CLOSED
+@pytest.mark.parametrize("kind", sorted(MONEY_BACK))
+def test_arbitration_ends_refunded_for_the_buyer_and_closed_for_the_merchant(
+    kind: ReturnType,
+) -> None:
+    assert arbitration_target(True, kind) is S.REFUNDED
+    assert arbitration_target(False, kind) is S.CLOSED
+
+
+def test_a_reship_won_in_arbitration_is_approved_for_its_parcel() -> None:
+    assert arbitration_target(True, T.RESHIP) is S.APPROVED
+    assert arbitration_target(False, T.RESHIP) is S.CLOSED
+    assert next_status(S.APPROVED, A.SEND_REPLACEMENT, T.RESHIP, R.MERCHANT) is S.COMPLETED

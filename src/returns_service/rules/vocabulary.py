@@ -51,6 +51,8 @@ class Condition(StrEnum):
 
 class ReturnStatus(StrEnum):
     REQUESTED = "requested"
+    # The merchant offered part of the money instead; the buyer accepts or declines.
+    OFFERED = "offered"
     APPROVED = "approved"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
@@ -91,6 +93,9 @@ class Action(StrEnum):
     ESCALATE = "escalate"
     ARBITRATE = "arbitrate"
     EXTEND = "extend"
+    OFFER = "offer"
+    ACCEPT_OFFER = "accept_offer"
+    DECLINE_OFFER = "decline_offer"
     # Taken only by the system when a deadline passes.
     CLOSE = "close"
 
@@ -120,6 +125,7 @@ class EventType(StrEnum):
     applying publishes `requested`; messages and carrier reports keep the state."""
 
     REQUESTED = "return.requested"
+    OFFERED = "return.offered"
     APPROVED = "return.approved"
     REJECTED = "return.rejected"
     CANCELLED = "return.cancelled"
