@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from returns_service.auth import Caller
@@ -15,11 +17,13 @@ from returns_service.returns.lifecycle import (
     lock_for_action,
     move,
     start_receive_deadline,
+    transition_of,
 )
 from returns_service.returns.refunds import pay_refund
 from returns_service.returns.schemas import (
     ApproveBody,
     ArbitrateBody,
+    EscalateBody,
     MessageBody,
     NoteBody,
     ReceiveBody,
@@ -28,17 +32,21 @@ from returns_service.returns.schemas import (
     ShipmentBody,
 )
 from returns_service.returns.timeline import record_event
+from returns_service.rules.evidence import EVIDENCE_REQUIRED, needs_evidence
 from returns_service.rules.facts import Deduction
+from returns_service.rules.inspection import UnitOutcome, check_outcomes, default_outcomes
 from returns_service.rules.money import DeductionsExceedRefundable, apply_deductions
 from returns_service.rules.parcels import carrier_key, same_parcel, tracking_key
-from returns_service.rules.transitions import arbitration_target
-from returns_service.rules.vocabulary import Action, EventType, ReturnType, Role
+from returns_service.rules.transitions import Transition, arbitration_target
+from returns_service.rules.vocabulary import Action, EventType, ReturnStatus, ReturnType, Role
 
 
 async def approve_return(
     session: AsyncSession, caller: Caller, return_id: str, body: ApproveBody, if_match: str | None
 ) -> ReturnRow:
     row, transition = await lock_for_action(session, caller, return_id, Action.APPROVE, if_match)
+    if body.keep_goods:
+        return await _approve_keeping_the_goods(session, caller, row, body, transition)
     address = (
         body.return_address.model_dump()
         if body.return_address
@@ -66,18 +74,49 @@ async def approve_return(
     return row
 
 
+async def _approve_keeping_the_goods(
+    session: AsyncSession, caller: Caller, row: ReturnRow, body: ApproveBody, transition: Transition
+) -> ReturnRow:
+    """A returnless refund: approved with no address; refunded from approved, no parcel."""
+    if row.type != ReturnType.RETURN_REFUND.value:
+        raise ValidationFailed(
+            f"only a return_refund can keep its goods; this return is {row.type}",
+            [{"loc": ["body", "keep_goods"], "msg": "return_refund only", "type": "value_error"}],
+        )
+    row.keep_goods = True
+    row.instructions = body.instructions
+    data = {"instructions": body.instructions, "keep_goods": True}
+    await move(session, row, Action.APPROVE, caller, transition=transition, data=data)
+    return row
+
+
 async def reject_return(
     session: AsyncSession, caller: Caller, return_id: str, body: RejectBody, if_match: str | None
 ) -> ReturnRow:
     row, transition = await lock_for_action(session, caller, return_id, Action.REJECT, if_match)
-    row.rejection = {"reason_code": body.reason_code, "note": body.note}
+    if needs_evidence(body.reason_code, body.evidence):
+        raise RuleViolation(
+            f"a rejection for {body.reason_code!r} needs evidence",
+            [
+                {
+                    "rule": EVIDENCE_REQUIRED,
+                    "message": f"{body.reason_code!r} is a standard reason that stands only "
+                    "with evidence: attach photos (evidence: at most 9 https URLs)",
+                }
+            ],
+        )
+    row.rejection = {
+        "reason_code": body.reason_code,
+        "note": body.note,
+        "evidence": body.evidence,
+    }
     await move(
         session,
         row,
         Action.REJECT,
         caller,
         transition=transition,
-        data={"reason_code": body.reason_code, "note": body.note},
+        data={"reason_code": body.reason_code, "note": body.note, "evidence": body.evidence},
     )
     return row
 
@@ -145,20 +184,38 @@ async def receive_return(
         *({"kind": d.kind, "amount": d.amount, "note": d.note} for d in found),
     ]
     row.inspection = body.inspection.value
-    await move(
-        session,
-        row,
-        Action.RECEIVE,
-        caller,
-        transition=transition,
-        data={
-            "inspection": body.inspection.value,
-            "deductions": [d.model_dump() for d in body.deductions],
-            "note": body.note,
-            "refundable": row.refund_amount,
-        },
-    )
+    row.dispositions = _unit_outcomes(row, body)
+    data: dict[str, Any] = {
+        "inspection": body.inspection.value,
+        "deductions": [d.model_dump() for d in body.deductions],
+        "note": body.note,
+        "refundable": row.refund_amount,
+    }
+    if body.items is not None:
+        data["items"] = row.dispositions
+    await move(session, row, Action.RECEIVE, caller, transition=transition, data=data)
     return row
+
+
+def _unit_outcomes(row: ReturnRow, body: ReceiveBody) -> list[dict[str, Any]]:
+    """What became of each unit: as given, if they account for every unit once; else 422."""
+    returned = {item.line_id: item.quantity for item in row.items}
+    if body.items is None:
+        outcomes = default_outcomes(returned, body.inspection)
+    else:
+        outcomes = tuple(
+            UnitOutcome(item.line_id, item.quantity, item.disposition) for item in body.items
+        )
+        violations = check_outcomes(returned, outcomes)
+        if violations:
+            raise RuleViolation(
+                "the inspection outcomes do not add up to the return's items",
+                [{"rule": v.rule, "message": v.message} for v in violations],
+            )
+    return [
+        {"line_id": o.line_id, "quantity": o.quantity, "disposition": o.disposition.value}
+        for o in outcomes
+    ]
 
 
 async def refund_return(
@@ -190,12 +247,15 @@ async def send_replacement(
 
 
 async def escalate_return(
-    session: AsyncSession, caller: Caller, return_id: str, body: NoteBody, if_match: str | None
+    session: AsyncSession,
+    caller: Caller,
+    return_id: str,
+    body: EscalateBody,
+    if_match: str | None,
 ) -> ReturnRow:
     row, transition = await lock_for_action(session, caller, return_id, Action.ESCALATE, if_match)
-    await move(
-        session, row, Action.ESCALATE, caller, transition=transition, data={"note": body.note}
-    )
+    data = {"note": body.note, "evidence": body.evidence}
+    await move(session, row, Action.ESCALATE, caller, transition=transition, data=data)
     return row
 
 
@@ -203,16 +263,19 @@ async def arbitrate_return(
     session: AsyncSession, caller: Caller, return_id: str, body: ArbitrateBody, if_match: str | None
 ) -> ReturnRow:
     for_buyer = body.decision == "buyer"
-    row, transition = await lock_for_action(
-        session,
-        caller,
-        return_id,
-        Action.ARBITRATE,
-        if_match,
-        target=arbitration_target(decision_for_buyer=for_buyer),
-    )
-    decision = {"decision": body.decision, "note": body.note}
-    if for_buyer:
+    row, _ = await lock_for_action(session, caller, return_id, Action.ARBITRATE, if_match)
+    kind = ReturnType(row.type)
+    transition = transition_of(row, Action.ARBITRATE, caller, arbitration_target(for_buyer, kind))
+    decision = {"decision": body.decision, "note": body.note, "evidence": body.evidence}
+    if for_buyer and transition.target is ReturnStatus.APPROVED:
+        # A reship: the platform orders the missing items sent; there is no money to pay.
+        if body.amount is not None:
+            raise ValidationFailed(
+                "a reship won by the buyer is settled with a parcel, not money: leave amount out",
+                [{"loc": ["body", "amount"], "msg": "must be absent", "type": "value_error"}],
+            )
+        await move(session, row, Action.ARBITRATE, caller, transition=transition, data=decision)
+    elif for_buyer:
         await pay_refund(
             session,
             row,
@@ -271,5 +334,5 @@ async def post_message(
         caller,
         from_status=None,
         to_status=None,
-        data={"body": body.body},
+        data={"body": body.body, "evidence": body.evidence},
     )

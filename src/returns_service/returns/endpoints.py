@@ -11,15 +11,17 @@ from returns_service.db import Session, TransactionalRoute
 from returns_service.http_problems import problem_responses
 from returns_service.models import ReturnRow
 from returns_service.replicas import ReadSession
-from returns_service.returns import actions, application, batch, reading
+from returns_service.returns import actions, application, batch, negotiation, reading
 from returns_service.returns.repository import ReturnFilters
 from returns_service.returns.schemas import (
     ApproveBody,
     ArbitrateBody,
     BatchRequest,
     BatchResult,
+    EscalateBody,
     MessageBody,
     NoteBody,
+    OfferBody,
     ReceiveBody,
     RefundBody,
     RejectBody,
@@ -255,10 +257,12 @@ async def escalate_return(
     session: Session,
     response: Response,
     if_match: IfMatch = None,
-    body: NoteBody | None = None,
+    body: EscalateBody | None = None,
 ) -> ReturnOut:
-    """Ask the platform to arbitrate a rejection (buyer)."""
-    row = await actions.escalate_return(session, caller, return_id, body or NoteBody(), if_match)
+    """Ask the platform to arbitrate a rejection (buyer), with evidence if any."""
+    row = await actions.escalate_return(
+        session, caller, return_id, body or EscalateBody(), if_match
+    )
     return _answer(response, row)
 
 
@@ -289,4 +293,46 @@ async def extend_receive_deadline(
     row = await actions.extend_receive_deadline(
         session, caller, return_id, body or NoteBody(), if_match
     )
+    return _answer(response, row)
+
+
+@router.post("/{return_id}/offer", operation_id="makeOffer", responses=_ACTION_ERRORS)
+async def make_offer(
+    return_id: str,
+    body: OfferBody,
+    caller: CurrentCaller,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ReturnOut:
+    """Offer part of the money instead (merchant, platform); at most 3 offers per return."""
+    row = await negotiation.make_offer(session, caller, return_id, body, if_match)
+    return _answer(response, row)
+
+
+@router.post("/{return_id}/accept_offer", operation_id="acceptOffer", responses=_ACTION_ERRORS)
+async def accept_offer(
+    return_id: str,
+    caller: CurrentCaller,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+    body: NoteBody | None = None,
+) -> ReturnOut:
+    """Accept the offer (buyer): refunded the offered amount once, the goods kept."""
+    row = await negotiation.accept_offer(session, caller, return_id, body or NoteBody(), if_match)
+    return _answer(response, row)
+
+
+@router.post("/{return_id}/decline_offer", operation_id="declineOffer", responses=_ACTION_ERRORS)
+async def decline_offer(
+    return_id: str,
+    caller: CurrentCaller,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+    body: NoteBody | None = None,
+) -> ReturnOut:
+    """Decline the offer (buyer): back to the merchant's review."""
+    row = await negotiation.decline_offer(session, caller, return_id, body or NoteBody(), if_match)
     return _answer(response, row)

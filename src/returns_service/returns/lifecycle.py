@@ -74,7 +74,12 @@ def transition_of(
     """Ask the state table which row the action takes; refusals become HTTP problems."""
     try:
         return transition_for(
-            ReturnStatus(row.status), action, ReturnType(row.type), actor.role, target
+            ReturnStatus(row.status),
+            action,
+            ReturnType(row.type),
+            actor.role,
+            target,
+            keep_goods=row.keep_goods,
         )
     except RoleRefused as refusal:
         raise Forbidden(str(refusal)) from refusal
@@ -127,7 +132,12 @@ async def move(
     row.updated_at = now
     if target is not source:
         policy = await policy_for_shop(session, row.shop_id)
-        set_deadline(row, deadline_on_entering(target, ReturnType(row.type), policy, now))
+        set_deadline(
+            row,
+            deadline_on_entering(
+                target, ReturnType(row.type), policy, now, keep_goods=row.keep_goods
+            ),
+        )
     await record_event(
         session,
         row,

@@ -15,7 +15,8 @@ from returns_service.orders import repository as orders_repository
 from returns_service.outbox import repository as outbox_repository
 from returns_service.returns import repository
 from returns_service.returns.views import event_view, return_view
-from returns_service.rules.vocabulary import EventType, Inspection, Role
+from returns_service.rules.inspection import UnitOutcome, restocked
+from returns_service.rules.vocabulary import Disposition, EventType, Inspection, Role
 from returns_service.statistics import tracking
 
 
@@ -67,7 +68,7 @@ async def _publish(
 ) -> None:
     """Tell subscribers what happened: the return as the change left it, and the event.
 
-    Goods that passed inspection go back to stock (`restock`: sku, attributes, quantity);
+    Goods restocked at inspection go back to stock (`restock`: sku, attributes, quantity);
     a refund says how much went back, where, under which stable reference (`refund`).
     """
     event_json = event_view(event).model_dump(mode="json")
@@ -75,7 +76,9 @@ async def _publish(
         "return": return_view(row).model_dump(mode="json"),
         "event": event_json,
     }
-    if event_type is EventType.RECEIVED and row.inspection == Inspection.PASSED.value:
+    if event_type is EventType.RECEIVED and (
+        row.inspection == Inspection.PASSED.value or row.dispositions
+    ):
         data["restock"] = await _restock(session, row)
     if event_type is EventType.REFUNDED and row.refunded_amount is not None:
         data["refund"] = {
@@ -102,16 +105,25 @@ async def _publish(
 
 
 async def _restock(session: AsyncSession, row: ReturnRow) -> list[dict[str, Any]]:
-    lines = await orders_repository.lines_of_order(
-        session, row.shop_id, row.order_id, [item.line_id for item in row.items]
-    )
+    """The units going back to stock: the restocked outcomes of the inspection, or for a
+    return received before outcomes were kept, every unit of a passed one."""
+    if row.dispositions is not None:
+        units = restocked(
+            [
+                UnitOutcome(o["line_id"], int(o["quantity"]), Disposition(o["disposition"]))
+                for o in row.dispositions
+            ]
+        )
+    else:
+        units = {item.line_id: item.quantity for item in row.items}
+    lines = await orders_repository.lines_of_order(session, row.shop_id, row.order_id, list(units))
     return [
         {
-            "line_id": item.line_id,
-            "sku": lines[item.line_id].sku,
-            "attributes": dict(lines[item.line_id].attributes),
-            "quantity": item.quantity,
+            "line_id": line_id,
+            "sku": lines[line_id].sku,
+            "attributes": dict(lines[line_id].attributes),
+            "quantity": quantity,
         }
-        for item in row.items
-        if item.line_id in lines
+        for line_id, quantity in units.items()
+        if line_id in lines
     ]

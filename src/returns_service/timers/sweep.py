@@ -40,6 +40,7 @@ from returns_service.relay.retention import remove_settled_outbox_events
 from returns_service.returns import repository
 from returns_service.returns.automations import approve_and_refund
 from returns_service.returns.lifecycle import move
+from returns_service.returns.negotiation import lapse_offer
 from returns_service.returns.refunds import pay_refund
 from returns_service.rules.deadlines import timer_action
 from returns_service.rules.vocabulary import Action, ReturnType
@@ -72,6 +73,8 @@ async def _run_timer(session: AsyncSession, row: ReturnRow) -> None:
     }
     if action is Action.REFUND:
         await pay_refund(session, row, SYSTEM_CALLER, None, data=data)
+    elif action is Action.DECLINE_OFFER:
+        await lapse_offer(session, row, data)
     elif action is Action.APPROVE and kind is ReturnType.REFUND_ONLY:
         # Review timeout on a refund-only: approved, and paid at once.
         await approve_and_refund(session, row, data)
