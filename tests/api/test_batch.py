@@ -114,7 +114,7 @@ async def test_a_batch_receives_refunds_and_rejects(scenario: Scenario) -> None:
 
     rejected = results(await batch(scenario, "reject", shipped, REJECTION))
     assert [item["status"] for item in rejected] == [409, 409, 200]
-    assert rejected[2]["return"]["rejection"] == REJECTION
+    assert rejected[2]["return"]["rejection"] == {**REJECTION, "evidence": []}
 
 
 async def test_a_body_that_does_not_fit_the_action_refuses_the_whole_batch(

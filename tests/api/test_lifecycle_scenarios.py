@@ -10,6 +10,7 @@ from tests.api.problem_checks import assert_problem, assert_return
 from tests.api.scenario import ADDRESS, Party, Scenario, order_body
 
 SHIPMENT = {"carrier": "SF-Express", "tracking_number": "SF1234567890"}
+PHOTO = "https://img.example.com/inspection/1.jpg"
 REPLACEMENT = {"carrier": "JD-Logistics", "tracking_number": "JD0001112223"}
 
 
@@ -156,6 +157,7 @@ async def test_a_rejected_return_is_escalated_and_the_platform_decides_for_the_b
     assert rejected["rejection"] == {
         "reason_code": "item_stained",
         "note": "The returned item has visible stains",
+        "evidence": [],
     }
     assert rejected["deadline"]["action"] == "escalate"
     assert rejected["deadline"]["actor"] == "buyer"
@@ -209,7 +211,10 @@ async def test_arbitration_for_the_merchant_closes_the_return_and_gives_the_unit
     created = (await scenario.apply(order_id)).json()
     return_id = created["id"]
     await scenario.act(
-        return_id, "reject", scenario.merchant, {"reason_code": "used", "note": "Worn outside"}
+        return_id,
+        "reject",
+        scenario.merchant,
+        {"reason_code": "used", "note": "Worn outside", "evidence": [PHOTO]},
     )
     await scenario.act(return_id, "escalate", scenario.buyer)
     assert await returnable(scenario, order_id) == 1
@@ -399,7 +404,7 @@ async def test_an_action_the_state_does_not_allow_is_a_409_naming_state_and_allo
     refund_too_early = await scenario.act(return_id, "refund", scenario.merchant)
     problem = assert_problem(refund_too_early, 409, "invalid_transition")
     assert problem["state"] == "requested"
-    assert set(problem["allowed_actions"]) == {"approve", "reject"}
+    assert set(problem["allowed_actions"]) == {"approve", "reject", "offer"}
 
     stored = assert_return(await scenario.get(return_id), 200, version=1)
     assert stored["status"] == "requested"
@@ -608,7 +613,11 @@ async def test_a_received_return_that_fails_inspection_is_rejected_and_can_be_es
         return_id,
         "reject",
         scenario.merchant,
-        {"reason_code": "tags_removed", "note": "The tags were cut off; the goods go back"},
+        {
+            "reason_code": "tags_removed",
+            "note": "The tags were cut off; the goods go back",
+            "evidence": [PHOTO],
+        },
     )
     assert assert_return(rejected, 200, version=5)["status"] == "rejected"
     escalated = await scenario.act(return_id, "escalate", scenario.buyer)

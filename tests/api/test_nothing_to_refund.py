@@ -74,15 +74,19 @@ async def test_a_refund_of_a_return_whose_deductions_took_everything_is_refused(
 async def test_arbitration_for_the_buyer_of_a_return_that_pays_nothing_is_refused(
     scenario: Scenario, database: Database
 ) -> None:
-    created = await scenario.open_return(type="reship", reason="damaged_in_transit")
-    assert created["refund_amount"] == 0
+    """Deductions took the whole amount at inspection; a reship won by the buyer is settled
+    with a parcel instead (test_replacements)."""
+    created = await scenario.open_return()
     return_id = created["id"]
-    _ok(
-        await scenario.act(
-            return_id, "reject", scenario.merchant, {"reason_code": "fine", "note": "Arrived fine"}
-        )
-    )
-    _ok(await scenario.act(return_id, "escalate", scenario.buyer))
+    everything = [{"kind": "damage", "amount": created["refund_amount"], "note": "Broken"}]
+    for action, by, body in (
+        ("approve", scenario.merchant, {"return_address": ADDRESS}),
+        ("ship", scenario.buyer, SHIPMENT),
+        ("receive", scenario.merchant, {"inspection": "failed", "deductions": everything}),
+        ("reject", scenario.merchant, {"reason_code": "fine", "note": "Nothing is owed"}),
+        ("escalate", scenario.buyer, {}),
+    ):
+        _ok(await scenario.act(return_id, action, by, body))
 
     refused = await scenario.act(
         return_id, "arbitrate", scenario.platform, {"decision": "buyer", "note": "Buyer is right"}
