@@ -67,6 +67,16 @@ def _plan() -> tuple[DemoReturn, ...]:
             (("message", b1, "They are a size too small. Can I send them back?"),),
         ),
         DemoReturn(
+            ReturnStatus.OFFERED,
+            b3,
+            ("HOODIE-GRY-S", "Hoodie, grey, S", "apparel", 16900),
+            {**unopened, "reason": "no_reason"},
+            (
+                ("offer", MERCHANT, {"amount": 5000, "note": "Keep it, here is 50 yuan back"}),
+                ("message", b3, "Let me think about it."),
+            ),
+        ),
+        DemoReturn(
             ReturnStatus.APPROVED,
             b2,
             ("TSHIRT-W-M", "T-shirt, white, M", "apparel", 9900),
