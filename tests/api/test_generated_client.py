@@ -185,3 +185,72 @@ async def test_a_generated_client_drives_a_return_from_application_to_refund(
         # The refunded unit stays returned: one of the two may still be returned.
         order = await api["get_order"].asyncio(order_id, client=as_buyer)
         assert [line.returnable for line in order.lines] == [1]
+
+
+async def test_a_generated_client_writes_rules_makes_an_offer_and_the_buyer_accepts_it(
+    generated: ModuleType, base_url: str
+) -> None:
+    client_module = module(generated, "client")
+    models = module(generated, "models")
+    put_order = module(generated, "api.orders.put_order")
+    apply_for_return = module(generated, "api.returns.apply_for_return")
+    make_offer = module(generated, "api.returns.make_offer")
+    accept_offer = module(generated, "api.returns.accept_offer")
+    list_reject_reasons = module(generated, "api.returns.list_reject_reasons")
+    put_automations = module(generated, "api.automations.put_automations")
+    shop_id = unique("shop")
+    buyer = Party("buyer", unique("buyer"))
+    merchant = Party("merchant", unique("merchant"), shop_id)
+    storefront = Party("storefront", "storefront-1")
+
+    def client_of(party: Party) -> Any:
+        return client_module.AuthenticatedClient(
+            base_url=base_url,
+            token=token(party.role, party.id, party.shop_id),
+            raise_on_unexpected_status=True,
+        )
+
+    async with (
+        client_of(storefront) as as_storefront,
+        client_of(buyer) as as_buyer,
+        client_of(merchant) as as_merchant,
+    ):
+        reasons = await list_reject_reasons.asyncio(client=as_merchant)
+        assert any(reason.code == "used" and reason.needs_evidence for reason in reasons.items)
+
+        rules = models.AutomationsIn.from_dict(
+            {"rules": [{"name": "never", "when": {"reasons": ["wrong_item"]}, "then": "approve"}]}
+        )
+        written = await put_automations.asyncio_detailed(shop_id, client=as_merchant, body=rules)
+        assert written.status_code == 200, written.content
+        assert written.parsed.version == 1
+        assert written.parsed.rules[0].when.types is None
+
+        order_id = unique("order")
+        registered = await put_order.asyncio_detailed(
+            order_id,
+            client=as_storefront,
+            body=models.OrderIn.from_dict(order_body(shop_id, buyer.id)),
+        )
+        assert registered.status_code == 201, registered.content
+        applied = await apply_for_return.asyncio(
+            client=as_buyer, body=models.ReturnApplication.from_dict(application_body(order_id))
+        )
+        assert applied.status.value == "requested"
+
+        offered = await make_offer.asyncio_detailed(
+            applied.id,
+            client=as_merchant,
+            body=models.OfferBody.from_dict({"amount": 3000, "note": "keep it"}),
+            if_match='"1"',
+        )
+        assert offered.status_code == 200, offered.content
+        assert offered.parsed.status.value == "offered"
+        assert offered.parsed.offer.amount == 3000
+
+        # The body is optional: the generated client sends none.
+        accepted = await accept_offer.asyncio_detailed(applied.id, client=as_buyer)
+        assert accepted.status_code == 200, accepted.content
+        assert accepted.parsed.status.value == "refunded"
+        assert accepted.parsed.keep_goods is True
+        assert accepted.parsed.refund.amount == 3000
