@@ -72,6 +72,7 @@ async def test_the_totals_of_a_known_week_count_every_figure(history: History) -
         "returns": 4,
         "by_status": {
             "requested": 0,
+            "offered": 0,
             "approved": 1,
             "rejected": 0,
             "cancelled": 1,
