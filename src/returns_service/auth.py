@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from returns_service.errors import Forbidden, Unauthenticated
 from returns_service.observability.request_context import note_caller_role
 from returns_service.rules.vocabulary import Role
+from returns_service.storable_text import is_storable
 
 JWT_ALGORITHM = "HS256"
 CALLER_ROLES = frozenset({Role.BUYER, Role.MERCHANT, Role.PLATFORM, Role.STOREFRONT})
@@ -25,9 +26,10 @@ class Caller:
     shop_id: str | None = None
 
     @property
-    def idempotency_scope(self) -> str:
-        """Idempotency keys and similar per-caller state are keyed by this."""
-        return f"{self.role.value}:{self.id}:{self.shop_id or ''}"
+    def idempotency_scope(self) -> tuple[str, str, str | None]:
+        """Idempotency keys and similar per-caller state are keyed by this: each part apart,
+        so that no two callers share a scope however their ids are spelled."""
+        return (self.role.value, self.id, self.shop_id)
 
     def can_see_shop(self, shop_id: str) -> bool:
         if self.role is Role.MERCHANT:
@@ -51,18 +53,28 @@ SYSTEM_CALLER = Caller(role=Role.SYSTEM, id="system")
 _bearer = HTTPBearer(auto_error=False, description="A JWT signed with HS256.")
 
 
-# Ids are stored (timeline actors) in 64-character columns; PostgreSQL text cannot hold NUL.
+# Ids are stored (timeline actors, shop keys) in 64-character columns.
 MAX_CLAIM_LENGTH = 64
+# Far above any token this service's issuers sign; longer is refused before it is decoded.
+MAX_TOKEN_LENGTH = 4096
 
 
 def _is_claim_text(value: object) -> TypeGuard[str]:
-    return isinstance(value, str) and 0 < len(value) <= MAX_CLAIM_LENGTH and value.isprintable()
+    """Printable text a column can hold: no control characters, NUL or lone surrogates."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_CLAIM_LENGTH
+        and value.isprintable()
+        and is_storable(value)
+        and value == value.strip()
+    )
 
 
-def decode_token(token: str, secret: str) -> Caller:
-    """Verify the token and read the caller; every failure is the same 401."""
+def _verified_claims(token: str, secret: str) -> dict[str, object]:
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise Unauthenticated(f"the token is longer than {MAX_TOKEN_LENGTH} characters")
     try:
-        claims = jwt.decode(
+        claims: dict[str, object] = jwt.decode(
             token,
             secret,
             algorithms=[JWT_ALGORITHM],
@@ -72,16 +84,31 @@ def decode_token(token: str, secret: str) -> Caller:
         raise Unauthenticated("the token has expired") from error
     except jwt.InvalidTokenError as error:
         raise Unauthenticated("the token is not valid") from error
-    role_name, subject, shop_id = claims.get("role"), claims.get("sub"), claims.get("shop_id")
-    # A signed token may still carry any JSON there: a list is unhashable, so test the type first.
+    except (OverflowError, ValueError, TypeError, RecursionError) as error:
+        # A signed "exp": Infinity or 1e400 overflows inside the library's own checks.
+        raise Unauthenticated("the token is not valid") from error
+    return claims
+
+
+def decode_token(token: str, secret: str) -> Caller:
+    """Verify the token and read the caller; every failure is a 401.
+
+    Every claim this service reads is checked for type, length and characters, for every
+    role: a signed token may still carry any JSON there.
+    """
+    claims = _verified_claims(token, secret)
+    role_name, subject = claims.get("role"), claims.get("sub")
+    shop_id = claims.get("shop_id")
     if not isinstance(role_name, str) or role_name not in {role.value for role in CALLER_ROLES}:
         raise Unauthenticated("the token names no known role")
     if not _is_claim_text(subject):
         raise Unauthenticated("the token names no subject")
     role = Role(role_name)
-    if role is Role.MERCHANT and not _is_claim_text(shop_id):
+    if shop_id is not None and not _is_claim_text(shop_id):
+        raise Unauthenticated("the token's shop_id is not a shop id")
+    if role is Role.MERCHANT and shop_id is None:
         raise Unauthenticated("a merchant token must name its shop_id")
-    return Caller(role=role, id=subject, shop_id=shop_id if isinstance(shop_id, str) else None)
+    return Caller(role=role, id=subject, shop_id=shop_id)
 
 
 def issue_token(caller: Caller, secret: str, ttl_seconds: int) -> str:

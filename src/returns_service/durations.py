@@ -5,9 +5,14 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+# ASCII digits only (\d would take "٣" or "²"), at most 9 before the point and 9 after: every
+# part then fits a timedelta and the float, and the total is checked against the bound.
+_NUMBER = r"[0-9]{1,9}"
 _DURATION = re.compile(
-    r"^P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
+    rf"P(?!$)(?:(?P<weeks>{_NUMBER})W)?(?:(?P<days>{_NUMBER})D)?"
+    rf"(?:T(?=[0-9])(?:(?P<hours>{_NUMBER})H)?(?:(?P<minutes>{_NUMBER})M)?"
+    rf"(?:(?P<seconds>{_NUMBER}(?:\.[0-9]{{1,9}})?)S)?)?",
+    re.ASCII,
 )
 # Years and months have no fixed length; deadlines must be exact, so they are refused.
 MAX_DURATION = timedelta(days=3650)
@@ -15,11 +20,14 @@ MAX_DURATION = timedelta(days=3650)
 
 def parse_duration(text: str) -> timedelta:
     """Parse a week/day/time ISO 8601 duration; raise ValueError for anything else."""
-    match = _DURATION.match(text)
+    match = _DURATION.fullmatch(text)
     if match is None:
         raise ValueError(f"{text!r} is not an ISO 8601 duration such as PT48H or P7D")
     parts = {name: float(value) for name, value in match.groupdict().items() if value}
-    duration = timedelta(**parts)
+    try:
+        duration = timedelta(**parts)
+    except OverflowError as error:
+        raise ValueError(f"{text!r} is longer than ten years") from error
     if duration > MAX_DURATION:
         raise ValueError(f"{text!r} is longer than ten years")
     return duration

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from http import HTTPStatus
 from typing import Any
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from returns_service.errors import (
     PROBLEM_CONTENT_TYPE,
@@ -85,6 +87,13 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+class ProblemResponse(JSONResponse):
+    """problem+json in ASCII: a detail that quotes client text can always be sent."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False).encode("ascii")
+
+
 def problem_response(error: ServiceError) -> JSONResponse:
     """The problem+json answer to `error`, naming the request it answers."""
     body = error.problem()
@@ -92,7 +101,7 @@ def problem_response(error: ServiceError) -> JSONResponse:
     if request_id is not None:
         body["request_id"] = request_id
     note_problem(error.code)
-    return JSONResponse(
+    return ProblemResponse(
         body,
         status_code=error.status,
         media_type=PROBLEM_CONTENT_TYPE,
@@ -135,7 +144,20 @@ async def _validation_error(_request: Request, error: Exception) -> JSONResponse
     return problem_response(ValidationFailed("the request is not valid", errors))
 
 
-async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+def allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path: Starlette's 405 names only the first
+    route's methods, though GET and PUT of one path are two routes here."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     mapped: ServiceError
     if error.status_code == 400:
@@ -168,6 +190,8 @@ async def _http_error(_request: Request, error: Exception) -> JSONResponse:
     response = problem_response(mapped)
     if error.headers:
         response.headers.update(error.headers)
+    if error.status_code == 405:
+        response.headers["Allow"] = allowed_methods(request)
     return response
 
 

@@ -2,8 +2,9 @@
 
 - bodies over the size limit (413), whether declared by Content-Length or streamed;
 - bodies that are not declared JSON (415), or are not UTF-8 JSON (422);
-- the NUL character anywhere in the path, query or body (422): PostgreSQL text cannot hold
-  it, so it would otherwise fail half-way as a 500.
+- text no database can store (`storable_text`: NUL, a lone surrogate) anywhere in the path,
+  query or body, as a key or a value at any depth (422): it would otherwise fail half-way as
+  a 500, or turn the Idempotency-Key's fingerprint into one.
 
 The body is buffered once (it is at most the limit) and replayed to the app, so a chunked
 upload that crosses the limit half-way is refused before anything acts on it.
@@ -11,6 +12,7 @@ upload that crosses the limit half-way is refused before anything acts on it.
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import unquote_to_bytes
 
@@ -23,10 +25,12 @@ from returns_service.errors import (
     ValidationFailed,
 )
 from returns_service.http_problems import problem_response
+from returns_service.storable_text import is_storable, unstorable_strings
 
-# A JSON string escape for U+0000: an odd number of backslashes, then u0000. (A raw NUL byte is
-# never valid UTF-8 JSON text, and is refused as such.)
-_ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+# A JSON string escape that may spell unstorable text: an odd number of backslashes, then
+# u0000 or a surrogate (d800-dfff). Raw UTF-8 holds neither (a raw NUL byte is refused below,
+# encoded surrogates are not UTF-8), so bodies without such an escape are never parsed here.
+_SUSPECT_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u(?:0000|[dD][89a-fA-F])")
 
 
 def _is_json(content_type: bytes | None) -> bool:
@@ -38,11 +42,26 @@ def _is_json(content_type: bytes | None) -> bool:
     )
 
 
-def _nul_refusal(where: str) -> ValidationFailed:
+_UNSTORABLE = "text with NUL or a lone surrogate is not allowed"
+
+
+def _unstorable_refusal(*locations: list[str | int]) -> ValidationFailed:
+    where = " and ".join(sorted({str(location[0]) for location in locations}))
     return ValidationFailed(
-        f"the NUL character is not allowed in the {where}",
-        [{"loc": [where], "msg": "the NUL character is not allowed", "type": "value_error"}],
+        f"the {where} holds {_UNSTORABLE.replace(' is not allowed', '')}",
+        [{"loc": location, "msg": _UNSTORABLE, "type": "value_error"} for location in locations],
     )
+
+
+def _body_text_refusal(body: bytes) -> ValidationFailed | None:
+    if not _SUSPECT_ESCAPE.search(body):
+        return None
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        return None  # not JSON: the route answers it as malformed
+    found = [["body", *where] for where in unstorable_strings(parsed)]
+    return _unstorable_refusal(*found[:20]) if found else None
 
 
 def _body_refusal(headers: dict[bytes, bytes], body: bytes) -> ServiceError | None:
@@ -56,9 +75,12 @@ def _body_refusal(headers: dict[bytes, bytes], body: bytes) -> ServiceError | No
             "the body must be UTF-8 JSON",
             [{"loc": ["body"], "msg": "not UTF-8 JSON", "type": "json_invalid"}],
         )
-    if _ESCAPED_NUL.search(body):
-        return _nul_refusal("body")
-    return None
+    return _body_text_refusal(body)
+
+
+def _is_storable_query(query: bytes) -> bool:
+    # Invalid UTF-8 is read as U+FFFD by every parser here; NUL survives that, so look for it.
+    return b"\x00" not in unquote_to_bytes(query.replace(b"+", b" "))
 
 
 class RequestGuard:
@@ -76,10 +98,10 @@ class RequestGuard:
         too_large = PayloadTooLarge(f"the body is larger than {self.max_body_bytes} bytes")
         declared = headers.get(b"content-length", b"")
         refusal: ServiceError | None = None
-        if "\x00" in scope["path"]:
-            refusal = _nul_refusal("path")
-        elif b"\x00" in unquote_to_bytes(scope.get("query_string", b"")):
-            refusal = _nul_refusal("query")
+        if not is_storable(scope["path"]):
+            refusal = _unstorable_refusal(["path"])
+        elif not _is_storable_query(scope.get("query_string", b"")):
+            refusal = _unstorable_refusal(["query"])
         elif declared.isdigit() and int(declared) > self.max_body_bytes:
             refusal = too_large
         if refusal is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import Header, Response
@@ -17,6 +18,9 @@ IfMatch = Annotated[
 ]
 
 _UNPARSEABLE = -1
+# One entity tag of ours, strong or weak: ASCII digits in quotes (RFC 9110 ETag), quotes
+# optional for lenient clients. str.isdigit would take "²", which int() refuses.
+_TAG = re.compile(r'(?:W/)?"?([0-9]{1,9})"?', re.ASCII)
 
 
 def etag(version: int) -> str:
@@ -31,8 +35,8 @@ def expected_version(if_match: str | None) -> int | None:
     """The version If-Match asks for; None when absent or "*"."""
     if if_match is None or if_match.strip() == "*":
         return None
-    tag = if_match.strip().removeprefix("W/").strip('"')
-    return int(tag) if tag.isdigit() and len(tag) < 10 else _UNPARSEABLE
+    tag = _TAG.fullmatch(if_match.strip())
+    return int(tag.group(1)) if tag else _UNPARSEABLE
 
 
 def check_version(if_match: str | None, current: int) -> None:

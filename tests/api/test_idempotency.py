@@ -496,3 +496,34 @@ async def test_every_post_of_a_known_caller_documents_the_key_and_its_answers(ap
         assert (KEY in declared) is not signed_webhook, path
         if not signed_webhook:
             assert {"409", "422"} <= set(operation["responses"]), path
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (Party("merchant", "m:x", "y"), Party("merchant", "m", "x:y")),
+        (Party("merchant", "a:b:c", "d"), Party("merchant", "a", "b:c:d")),
+        (Party("merchant", "m", "x"), Party("merchant", "m:x", "x")),
+        (Party("platform", "p:"), Party("platform", "p", ":")),
+        (Party("platform", "s"), Party("platform", "s", "")),
+    ],
+    ids=["sub-colon-shop", "two-colons", "shop-in-sub", "trailing-colon", "empty-shop"],
+)
+async def test_callers_whose_ids_join_alike_never_share_an_idempotency_key(
+    client: AsyncClient, first: Party, second: Party
+) -> None:
+    """Found: scopes were "role:sub:shop", so merchant ("m:x", "y") and ("m", "x:y") shared
+    keys, and the second was replayed the first's new subscription, secret included."""
+    body = {"url": "https://hooks.example/k", "events": ["return.*"]}
+    created = await client.post(
+        "/v1/webhook-subscriptions", json=body, headers=with_key(first, "shared-key")
+    )
+    assert created.status_code == 201, created.text
+    other = await client.post(
+        "/v1/webhook-subscriptions", json=body, headers=with_key(second, "shared-key")
+    )
+    assert REPLAYED not in other.headers
+    assert other.status_code in (201, 401), other.text
+    if other.status_code == 201:
+        assert other.json()["id"] != created.json()["id"]
+        assert other.json()["secret"] != created.json()["secret"]

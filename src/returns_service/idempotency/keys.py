@@ -187,7 +187,7 @@ def request_fingerprint(method: str, path: str, query: str, body: bytes) -> str:
     """
     digest = hashlib.sha256()
     for part in (method.upper(), path, query):
-        encoded = part.encode()
+        encoded = part.encode("utf-8", "surrogatepass")
         digest.update(len(encoded).to_bytes(8, "big") + encoded)
     digest.update(_canonical_body(body))
     return digest.hexdigest()
@@ -198,8 +198,9 @@ def _canonical_body(body: bytes) -> bytes:
         parsed = json.loads(body)
     except (ValueError, RecursionError):
         return b"raw:" + body
-    canonical = json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return b"json:" + canonical.encode()
+    # ASCII escapes: any string JSON can spell has one, a lone surrogate included.
+    canonical = json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return b"json:" + canonical.encode("ascii")
 
 
 def _caller_of(request: Request, settings: Settings) -> Caller | None:
@@ -213,7 +214,9 @@ def _caller_of(request: Request, settings: Settings) -> Caller | None:
 
 
 def _scope_of(caller: Caller) -> str:
-    scope = caller.idempotency_scope
+    """The caller's scope as one column's text: a JSON array of (role, sub, shop_id), which no
+    two different callers share (a joined "role:sub:shop" made "m:x"+"y" equal "m"+"x:y")."""
+    scope = json.dumps(list(caller.idempotency_scope), ensure_ascii=True, separators=(",", ":"))
     if len(scope) <= _SCOPE_MAX_LENGTH:
         return scope
     return "sha256:" + hashlib.sha256(scope.encode()).hexdigest()

@@ -7,9 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from returns_service.auth import Caller
 from returns_service.models import ReturnRow
 from returns_service.pagination import (
-    bad_cursor,
-    decode_cursor,
     decode_position,
+    decode_sequence,
     encode_cursor,
     encode_position,
 )
@@ -19,8 +18,6 @@ from returns_service.returns.repository import NO_DEADLINE, ReturnFilters
 from returns_service.returns.schemas import ReturnEventPage, ReturnPage
 from returns_service.returns.views import event_view, return_view
 from returns_service.rules.vocabulary import Role
-
-_EVENT_KEYS = frozenset({"seq"})
 
 
 def _scoped(caller: Caller, filters: ReturnFilters) -> ReturnFilters | None:
@@ -81,13 +78,7 @@ async def list_return_events(
     session: AsyncSession, caller: Caller, return_id: str, cursor: str | None, limit: int
 ) -> ReturnEventPage:
     row = await load_visible_return(session, caller, return_id)
-    after_seq = 0
-    if cursor is not None:
-        seq = decode_cursor(cursor, _EVENT_KEYS)["seq"]
-        # An int that fits the column: anything else was not issued here (and would fail SQL).
-        if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 2**31:
-            raise bad_cursor()
-        after_seq = seq
+    after_seq = decode_sequence(cursor)
     events = await repository.list_events(session, row.shop_id, row.id, after_seq, limit + 1)
     page, more = events[:limit], len(events) > limit
     return ReturnEventPage(
