@@ -144,17 +144,23 @@ async def _validation_error(_request: Request, error: Exception) -> JSONResponse
     return problem_response(ValidationFailed("the request is not valid", errors))
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 def allowed_methods(request: Request) -> str:
-    """Every method some route takes at this path: Starlette's 405 names only the first
-    route's methods, though GET and PUT of one path are two routes here."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods.update(getattr(route, "methods", None) or ())
-    if "GET" in methods:
-        methods.add("HEAD")
-    return ", ".join(sorted(methods))
+    """Every method some route takes at this path. Starlette's 405 names only the methods of
+    the first route that matched the path, though GET and PUT of one path are two routes
+    here; asking every route about every method finds them all."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in routes
+        )
+    ]
+    return ", ".join(allowed)
 
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:

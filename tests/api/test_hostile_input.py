@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -500,3 +501,29 @@ async def test_any_duration_is_taken_within_ten_years_or_refused(
     if response.status_code == 200:
         assert duration.isascii()
         assert response.json()["review_timeout"] == duration
+
+
+async def test_every_405_names_every_method_the_path_takes(seeded: Seeded) -> None:
+    """Found: `Allow` named only the first route of a path (DELETE /v1/orders/x said GET,
+    though PUT is served there too)."""
+    client = seeded.scenario.client
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    patterns = {template: re.compile(re.sub(r"\{[^}]+\}", "[^/]+", template)) for template in paths}
+    checked = 0
+    for template in paths:
+        path = template.replace("{", "").replace("}", "")
+        # /v1/returns/preview is also /v1/returns/{return_id}: every template that matches.
+        served = {
+            method.upper()
+            for other, pattern in patterns.items()
+            if pattern.fullmatch(path)
+            for method in paths[other]
+        }
+        for method in {"GET", "POST", "PUT", "PATCH", "DELETE"} - served:
+            response = await client.request(method, path, headers=seeded.scenario.platform.headers)
+            assert response.status_code == 405, (method, path, response.text)
+            assert response.headers["content-type"].startswith(PROBLEM)
+            allowed = {m.strip() for m in response.headers["Allow"].split(",")}
+            assert allowed == served, (method, path, allowed, served)
+            checked += 1
+    assert checked > 40

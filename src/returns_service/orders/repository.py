@@ -15,10 +15,11 @@ _RELEASED = [status.value for status in RELEASED_STATUSES]
 
 
 async def find_order(
-    session: AsyncSession, order_id: str, *, for_update: bool = False
+    session: AsyncSession, order_id: str, *, for_update: bool = False, buyer_id: str | None = None
 ) -> OrderRow | None:
     """The order with this id in whichever shop holds it, its lines loaded; locked for the
-    transaction when asked.
+    transaction when asked. `buyer_id` narrows it to that buyer's, so that an order the
+    caller may not see is never locked.
 
     The API names an order by its id alone, and registration keeps one shop per id; use
     find_order_of_shop wherever the shop is known (a return's order, a merchant's order).
@@ -30,6 +31,8 @@ async def find_order(
         .order_by(OrderRow.shop_id)
         .limit(1)
     )
+    if buyer_id is not None:
+        statement = statement.where(OrderRow.buyer_id == buyer_id)
     if for_update:
         statement = statement.with_for_update()
     return (await session.execute(statement)).scalar_one_or_none()

@@ -84,7 +84,10 @@ async def load_visible_order(
             session, caller.shop_id, order_id, for_update=for_update
         )
     else:
-        row = await repository.find_order(session, order_id, for_update=for_update)
+        buyer_id = caller.id if caller.role is Role.BUYER else None
+        row = await repository.find_order(
+            session, order_id, for_update=for_update, buyer_id=buyer_id
+        )
     if row is None or not caller.can_see_order(row.shop_id, row.buyer_id):
         raise NotFound(f"no order {order_id}")
     return row

@@ -22,6 +22,7 @@ from returns_service.auth import SYSTEM_CALLER
 from returns_service.automations.service import shop_rules
 from returns_service.models import OrderRow, ReturnRow
 from returns_service.models.base import utcnow
+from returns_service.orders import repository as orders_repository
 from returns_service.policies.service import default_return_address, policy_for_shop
 from returns_service.returns import repository
 from returns_service.returns.lifecycle import move
@@ -54,12 +55,18 @@ async def approve_and_refund(session: AsyncSession, row: ReturnRow, data: dict[s
 
 
 async def _recent_refunds(session: AsyncSession, row: ReturnRow) -> int:
+    """The buyer's refunds in this shop in the last 30 days, counted under the buyer's lock
+    (taken after the return and its order), so that two refunds decided at once on this
+    count are decided one after the other."""
+    await repository.lock_buyer_standing(session, row.shop_id, row.buyer_id)
     return await repository.count_buyer_refunds_since(
         session, row.shop_id, row.buyer_id, utcnow() - FAST_REFUND_WINDOW
     )
 
 
 async def _fast_refund_allowed(session: AsyncSession, row: ReturnRow, policy: ReturnPolicy) -> bool:
+    """The caller holds the return and its order already (the order is locked before the
+    buyer's standing, as everywhere)."""
     if not policy.fast_refund or row.buyer_flagged:
         return False  # spare the count: the answer is already no
     recent_refunds = await _recent_refunds(session, row)
@@ -130,5 +137,10 @@ async def after_shipping(session: AsyncSession, row: ReturnRow) -> None:
     if row.type != ReturnType.RETURN_REFUND.value or row.status != ReturnStatus.SHIPPED.value:
         return
     policy = await policy_for_shop(session, row.shop_id)
+    if policy.fast_refund and not row.buyer_flagged:
+        # The order before the buyer's standing: the lock order an application keeps.
+        await orders_repository.find_order_of_shop(
+            session, row.shop_id, row.order_id, for_update=True
+        )
     if await _fast_refund_allowed(session, row, policy):
         await pay_refund(session, row, SYSTEM_CALLER, None, data={"automation": FAST_REFUND})

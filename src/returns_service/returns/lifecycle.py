@@ -38,10 +38,16 @@ async def load_visible_return(
 ) -> ReturnRow:
     """The return if the caller may see it; 404 otherwise, whether or not it exists.
 
-    A merchant's return is looked up in its own shop only.
+    Visibility is part of the lookup (a merchant's in its own shop, a buyer's among its own),
+    so a return the caller may not see is not locked.
     """
-    shop_id = caller.shop_id if caller.role is Role.MERCHANT else None
-    row = await repository.find_return(session, return_id, shop_id=shop_id, for_update=for_update)
+    row = await repository.find_return(
+        session,
+        return_id,
+        for_update=for_update,
+        shop_id=caller.shop_id if caller.role is Role.MERCHANT else None,
+        buyer_id=caller.id if caller.role is Role.BUYER else None,
+    )
     if row is None or not may_see_return(caller, row):
         raise NotFound(f"no return {return_id}")
     return row

@@ -33,6 +33,7 @@ async def find_return(
     return_id: str,
     *,
     shop_id: str | None = None,
+    buyer_id: str | None = None,
     for_update: bool = False,
 ) -> ReturnRow | None:
     """The return with its items, in this shop when the caller knows it (one shard under
@@ -41,6 +42,10 @@ async def find_return(
 
     One statement: the items come joined, and the shop policy's version alongside, so that
     the policy itself can come from the process cache.
+
+    `shop_id` and `buyer_id` narrow the search to what a caller may see, in the same
+    statement: a return the caller may not see is never locked (a merchant's batch naming
+    another shop's returns would otherwise lock them out of order, and deadlock).
     """
     statement = (
         select(ReturnRow, _policy_version())
@@ -49,6 +54,8 @@ async def find_return(
     )
     if shop_id is not None:
         statement = statement.where(ReturnRow.shop_id == shop_id)
+    if buyer_id is not None:
+        statement = statement.where(ReturnRow.buyer_id == buyer_id)
     if for_update:
         statement = statement.with_for_update(of=ReturnRow)
     found = (await session.execute(statement)).unique().first()
@@ -72,6 +79,9 @@ async def lock_many(
     changes any: two such transactions then always lock in the same order and never wait on
     each other (a deadlock, which the database would abort). A single action locks its return
     and then its order; taking all returns before any order keeps to that too.
+
+    Only returns the caller may see are locked (`shop_id` for a merchant): the others are
+    answered 404 later without a lock (`find_return` with the same narrowing).
     """
     if not return_ids:
         return
@@ -104,6 +114,22 @@ async def lock_parcel(session: AsyncSession, carrier_key: str, tracking_key: str
     await session.execute(
         text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
         {"key": f"parcel:{carrier_key}:{tracking_key}"},
+    )
+
+
+async def lock_buyer_standing(session: AsyncSession, shop_id: str, buyer_id: str) -> None:
+    """Make decisions that count the buyer's recent refunds in this shop wait for each other
+    until commit, so that two fast refunds at once cannot both pass the limit.
+
+    Taken last, after the return and its order (the lock order everywhere): nothing is
+    locked after it. On PostgreSQL a transaction advisory lock stands in for a standing row;
+    SQLite serializes writers already.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"standing:{len(shop_id)}:{shop_id}:{buyer_id}"},
     )
 
 
