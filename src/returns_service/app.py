@@ -79,7 +79,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,
     )
     app.state.settings = settings
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
+        client_timeout_seconds=settings.client_timeout_seconds,
+    )
     # Added last, so outermost: even the guard's refusals carry the request id.
     app.add_middleware(
         RequestObserver, unhandled=unexpected_error_response, observers=(metrics.observe_answer,)

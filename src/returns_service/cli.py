@@ -34,6 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     # Before anything imports prometheus-client: its mode is chosen when it is imported.
     from returns_service.observability.metrics_directory import metrics_directory
+    from returns_service.slow_clients import HeaderDeadlineHttpTools
 
     settings = get_settings()
     _configure_logging()
@@ -44,9 +45,10 @@ def _serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             workers=args.workers or default_workers(),
-            # uvicorn[standard]: uvloop's event loop and httptools' parser, both compiled.
+            # uvicorn[standard]: uvloop's event loop and httptools' parser, both compiled; the
+            # parser with a deadline on each request's headers (slow_clients).
             loop="uvloop",
-            http="httptools",
+            http=HeaderDeadlineHttpTools,
             proxy_headers=True,
             # Logging is ours (JSON lines, see observability.logs), the access line included.
             log_config=None,

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     # Seconds a request may wait for the database before it is answered 503.
     database_timeout_seconds: float = 10.0
     max_body_bytes: int = 1024 * 1024
+    # A client gets this long to send each request's headers, and then its body; stalled
+    # longer, it is cut off (no route, lock or connection is held while it stalls).
+    client_timeout_seconds: float = Field(default=30.0, gt=0)
+    # One header value longer than this is refused as problem+json (431); far longer ones
+    # never reach the application (the HTTP parser answers 400 itself).
+    max_header_bytes: int = Field(default=8192, ge=1024)
     # How long an Idempotency-Key answers with its first response; the sweep then removes it.
     idempotency_ttl_seconds: int = Field(default=86400, ge=1)
     # How long a claimed key is held for its running request before another may take it over:

@@ -103,6 +103,22 @@ class PreconditionRequired(ServiceError):
     title = "Precondition required"
 
 
+class RequestTimeout(ServiceError):
+    status = 408
+    code = "request_timeout"
+    title = "The request was not sent in time"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.headers = {"Connection": "close"}
+
+
+class HeaderTooLarge(ServiceError):
+    status = 431
+    code = "header_too_large"
+    title = "Request header fields too large"
+
+
 class PayloadTooLarge(ServiceError):
     status = 413
     code = "payload_too_large"

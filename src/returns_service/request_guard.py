@@ -1,6 +1,11 @@
 """Refuse what no route can take before any route reads it.
 
+- a header value over the size limit (431);
+- a token in the query string (401): tokens go in the Authorization header only, where no
+  access log, proxy or browser history keeps them;
 - bodies over the size limit (413), whether declared by Content-Length or streamed;
+- bodies not sent within the client timeout (408): a stalled upload holds nothing meanwhile,
+  since no route has begun;
 - bodies that are not declared JSON (415), or are not UTF-8 JSON (422);
 - text no database can store (`storable_text`: NUL, a lone surrogate) anywhere in the path,
   query or body, as a key or a value at any depth (422): it would otherwise fail half-way as
@@ -12,15 +17,20 @@ upload that crosses the limit half-way is refused before anything acts on it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from urllib.parse import unquote_to_bytes
+import time
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from returns_service.errors import (
+    HeaderTooLarge,
     PayloadTooLarge,
+    RequestTimeout,
     ServiceError,
+    Unauthenticated,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -83,47 +93,104 @@ def _is_storable_query(query: bytes) -> bool:
     return b"\x00" not in unquote_to_bytes(query.replace(b"+", b" "))
 
 
-class RequestGuard:
-    """The one place a request's path, query and body are checked before any route."""
+# Query parameters that carry credentials in the wild, and what a JWT looks like anywhere.
+_TOKEN_PARAMETERS = frozenset(
+    {"access_token", "token", "id_token", "jwt", "auth", "authorization", "bearer", "api_key"}
+)
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.", re.ASCII)
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+
+def _carries_a_token(query: bytes) -> bool:
+    if not query:
+        return False
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    return any(
+        name.lower() in _TOKEN_PARAMETERS or _JWT.search(name) or _JWT.search(value)
+        for name, value in pairs
+    )
+
+
+class _BodyRefused(Exception):
+    def __init__(self, refusal: ServiceError | None) -> None:
+        self.refusal = refusal  # None: the client went away
+
+
+class RequestGuard:
+    """The one place a request's headers, path, query and body are checked before any route."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        max_header_bytes: int = 8192,
+        client_timeout_seconds: float = 30.0,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_header_bytes = max_header_bytes
+        self.client_timeout_seconds = client_timeout_seconds
+
+    def _head_refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> ServiceError | None:
+        query = scope.get("query_string", b"")
+        declared = headers.get(b"content-length", b"")
+        if any(len(value) > self.max_header_bytes for _, value in scope.get("headers", [])):
+            return HeaderTooLarge(f"a header is longer than {self.max_header_bytes} bytes")
+        if not is_storable(scope["path"]):
+            return _unstorable_refusal(["path"])
+        if not _is_storable_query(query):
+            return _unstorable_refusal(["query"])
+        if _carries_a_token(query):
+            return Unauthenticated(
+                "a token in the query string is refused: send it as Authorization: Bearer"
+            )
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            return self._too_large()
+        return None
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"the body is larger than {self.max_body_bytes} bytes")
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        """The whole body, within the size limit and the client timeout."""
+        chunks: list[bytes] = []
+        size = 0
+        more_body = True
+        deadline = time.monotonic() + self.client_timeout_seconds
+        while more_body:
+            try:
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    message = await receive()
+            except TimeoutError as stalled:
+                raise _BodyRefused(
+                    RequestTimeout(
+                        f"the body did not arrive within {self.client_timeout_seconds:g} seconds"
+                    )
+                ) from stalled
+            if message["type"] == "http.disconnect":
+                raise _BodyRefused(None)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise _BodyRefused(self._too_large())
+            chunks.append(chunk)
+            more_body = message.get("more_body", False)
+        return b"".join(chunks)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers", []))
-        too_large = PayloadTooLarge(f"the body is larger than {self.max_body_bytes} bytes")
-        declared = headers.get(b"content-length", b"")
-        refusal: ServiceError | None = None
-        if not is_storable(scope["path"]):
-            refusal = _unstorable_refusal(["path"])
-        elif not _is_storable_query(scope.get("query_string", b"")):
-            refusal = _unstorable_refusal(["query"])
-        elif declared.isdigit() and int(declared) > self.max_body_bytes:
-            refusal = too_large
-        if refusal is not None:
-            await problem_response(refusal)(scope, receive, send)
-            return
-
-        chunks: list[bytes] = []
-        size = 0
-        more_body = True
-        while more_body:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                await problem_response(too_large)(scope, receive, send)
-                return
-            chunks.append(chunk)
-            more_body = message.get("more_body", False)
-        body = b"".join(chunks)
-        refusal = _body_refusal(headers, body)
+        refusal = self._head_refusal(scope, headers)
+        if refusal is None:
+            try:
+                body = await self._read_body(receive)
+            except _BodyRefused as refused:
+                refusal = refused.refusal
+                if refusal is None:
+                    return  # the client is gone: no one to answer
+            else:
+                refusal = _body_refusal(headers, body)
         if refusal is not None:
             await problem_response(refusal)(scope, receive, send)
             return

@@ -17,13 +17,21 @@ LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 # RFC 3339 date-time text. Pydantic alone also takes numbers ("0.5", 1e9) as Unix times,
 # which the contract (format: date-time) does not allow.
-_RFC_3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+_RFC_3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
 
 
 def _rfc_3339_text(value: Any) -> Any:
     if isinstance(value, datetime) or (isinstance(value, str) and _RFC_3339.fullmatch(value)):
         return value
     raise ValueError("must be an RFC 3339 date-time with a zone, like 2026-11-21T08:00:00Z")
+
+
+def api_timestamp(at: datetime) -> str:
+    """A time as the API writes it everywhere (pydantic's form): UTC, ending in Z. For times
+    put into event data, which is stored and sent as plain JSON."""
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def within_bounds(at: datetime) -> bool:

@@ -139,6 +139,7 @@ def operations(shop_id: str, buyer_id: str, order_id: str, return_id: str) -> li
         "ship_timeout": "P7D",
         "receive_timeout": "PT48H",
         "escalation_timeout": "P7D",
+        "offer_timeout": "PT48H",
         "return_address": {**ADDRESS, "postal_code": "518000"},
     }
     application = application_body(order_id, evidence=["https://img.example/1.jpg"])
@@ -150,6 +151,20 @@ def operations(shop_id: str, buyer_id: str, order_id: str, return_id: str) -> li
             "PUT", f"/v1/orders/{order_id}-h", order, "storefront", (("lines", 0, "attributes"),)
         ),
         Operation("PUT", f"/v1/shops/{shop_id}/return-policy", policy, "merchant"),
+        Operation(
+            "PUT",
+            f"/v1/shops/{shop_id}/automations",
+            {
+                "rules": [
+                    {
+                        "name": "small refunds",
+                        "when": {"categories": ["apparel"], "order": "delivered"},
+                        "then": "approve",
+                    }
+                ]
+            },
+            "merchant",
+        ),
         Operation(
             "POST",
             "/v1/webhook-subscriptions",

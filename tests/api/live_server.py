@@ -17,6 +17,7 @@ import uvicorn
 
 from returns_service.app import create_app
 from returns_service.config import Settings
+from returns_service.slow_clients import with_header_deadline
 
 STARTUP_TIMEOUT_SECONDS = 20.0
 
@@ -37,6 +38,7 @@ def serve(settings: Settings) -> Iterator[str]:
         timeout_graceful_shutdown=5,
         # Many simultaneous connections queue in the kernel, not in an error.
         backlog=512,
+        http=with_header_deadline(settings.client_timeout_seconds),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(

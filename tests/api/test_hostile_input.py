@@ -469,7 +469,13 @@ async def test_a_duration_that_overflows_or_is_not_ascii_is_a_422(
     seeded: Seeded, duration: str
 ) -> None:
     client, merchant = seeded.scenario.client, seeded.scenario.merchant
-    for field in ("review_timeout", "ship_timeout", "receive_timeout", "escalation_timeout"):
+    for field in (
+        "review_timeout",
+        "ship_timeout",
+        "receive_timeout",
+        "escalation_timeout",
+        "offer_timeout",
+    ):
         response = await client.put(
             f"/v1/shops/{seeded.scenario.shop_id}/return-policy",
             json={field: duration},

@@ -35,6 +35,8 @@ SHORT = {
     "ship_timeout": "PT2S",
     "receive_timeout": "PT3S",
     "escalation_timeout": "PT4S",
+    # Without one the review timer leaves goods-back returns to the merchant.
+    "return_address": ADDRESS,
 }
 LATER = 60  # seconds: every SHORT clock has run out by then, and no default one
 SHIPMENT = {"carrier": "SF", "tracking_number": "SF1001"}
@@ -154,12 +156,15 @@ async def _timed_out(
 async def test_the_review_timeout_approves_as_the_system(
     scenario: Scenario, database: Database
 ) -> None:
-    await set_policy(scenario, review_timeout="PT1S")
+    await set_policy(scenario, review_timeout="PT1S", return_address=ADDRESS)
     created = await requested(scenario)
     after, event = await _timed_out(scenario, database, created["id"], "approve")
     assert after["status"] == "approved"
     assert after["version"] == 2
     assert event["data"]["timer"] == "review"
+    # Times in event data are written as the API writes them, in UTC with a Z.
+    assert event["data"]["due_at"].endswith("Z")
+    assert at(event["data"]["due_at"]) == at(created["deadline"]["due_at"])
     assert (event["from_status"], event["to_status"]) == ("requested", "approved")
     # Approval starts the buyer's clock from when it happened.
     assert after["deadline"]["action"] == "ship"
@@ -252,7 +257,9 @@ async def test_a_sweep_acts_on_every_due_return_and_leaves_the_rest(
 async def test_four_sweeps_at_once_act_exactly_once_per_due_return(
     scenario: Scenario, database: Database
 ) -> None:
-    await set_policy(scenario, review_timeout="PT1S", escalation_timeout="PT1S")
+    await set_policy(
+        scenario, review_timeout="PT1S", escalation_timeout="PT1S", return_address=ADDRESS
+    )
     due: list[dict[str, Any]] = []
     for _ in range(6):
         due.append(await requested(scenario))
@@ -286,7 +293,7 @@ async def test_a_sweep_passes_over_a_return_someone_holds_and_takes_it_later(
 ) -> None:
     if not database.is_postgres:
         pytest.skip("SQLite has no row locks: BEGIN IMMEDIATE queues the writers instead")
-    await set_policy(scenario, review_timeout="PT1S")
+    await set_policy(scenario, review_timeout="PT1S", return_address=ADDRESS)
     held, free = await requested(scenario), await requested(scenario)
     now = from_now(LATER)
     async with sessions(database) as sessionmaker, sessionmaker() as session, session.begin():
@@ -304,7 +311,7 @@ async def test_the_server_sweeps_on_its_own(database: Database) -> None:
         transport = ASGITransport(app=app, raise_app_exceptions=False)
         async with AsyncClient(transport=transport, base_url="http://returns.test") as http:
             scenario = Scenario(http)
-            await set_policy(scenario, review_timeout="PT0.5S")
+            await set_policy(scenario, review_timeout="PT0.5S", return_address=ADDRESS)
             created = await requested(scenario)
             status = created["status"]
             for _ in range(100):  # up to ~5 s
@@ -339,7 +346,7 @@ async def test_the_sweep_command_prints_how_many_it_acted_on(
 ) -> None:
     if database.is_postgres:
         pytest.skip("the command is exercised against a SQLite file")
-    await set_policy(scenario, review_timeout="PT0.1S")
+    await set_policy(scenario, review_timeout="PT0.1S", return_address=ADDRESS)
     created = [await requested(scenario), await requested(scenario)]
     await asyncio.sleep(
         max(0.0, (at(created[-1]["deadline"]["due_at"]) - from_now(0)).total_seconds())
@@ -387,3 +394,33 @@ async def test_a_merchant_approving_without_an_address_uses_the_policy_default(
     approved = await scenario.act(opened["id"], "approve", scenario.merchant, {})
     assert approved.status_code == 200, approved.text
     assert approved.json()["return_address"] == {**ADDRESS, "postal_code": None}
+
+
+async def test_the_review_timer_leaves_goods_back_with_no_address_at_all_to_the_merchant(
+    scenario: Scenario, database: Database
+) -> None:
+    """Approved by the timer, the buyer would be told to ship to no address. The return stays
+    requested, its timer stopped, in the merchant's work queue (awaiting=merchant) with no
+    due time, until a person approves it with an address."""
+    await set_policy(scenario, review_timeout="PT1S")
+    opened = await scenario.open_return()
+    refund_only = await scenario.open_return(**REFUND_ONLY)
+
+    acted = await sweep(database, from_now(5))
+
+    assert acted == 2  # the refund-only one refunded, the other one handed to the merchant
+    held = await _ok(await scenario.get(opened["id"]))
+    assert (held["status"], held["deadline"], held["return_address"]) == ("requested", None, None)
+    assert held["version"] == 2
+    assert (await _ok(await scenario.get(refund_only["id"])))["status"] == "refunded"
+    queue = await scenario.client.get(
+        "/v1/returns",
+        params={"awaiting": "merchant", "sort": "due_at"},
+        headers=scenario.merchant.headers,
+    )
+    assert [item["id"] for item in queue.json()["items"]] == [opened["id"]]
+    assert await sweep(database, from_now(3600)) == 0  # never picked up again
+    approved = await scenario.act(
+        opened["id"], "approve", scenario.merchant, {"return_address": ADDRESS}, if_match=2
+    )
+    assert approved.status_code == 200, approved.text

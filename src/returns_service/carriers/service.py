@@ -27,6 +27,7 @@ from returns_service.rules.parcels import (
     refusal_settles_refund,
 )
 from returns_service.rules.vocabulary import Action, EventType, ReturnStatus, ReturnType, Role
+from returns_service.timestamps import api_timestamp
 
 CARRIER_EVENT = "carrier_event"
 SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
@@ -164,7 +165,7 @@ async def _record_carrier_event(
         to_status=None,
         data={
             "event": event.event,
-            "occurred_at": event.occurred_at.isoformat(),
+            "occurred_at": api_timestamp(event.occurred_at),
             "tracking_number": event.tracking_number,
             "webhook_id": webhook_id,
             "parcel": parcel,

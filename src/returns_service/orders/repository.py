@@ -102,6 +102,14 @@ async def order_has_returns(session: AsyncSession, shop_id: str, order_id: str) 
     return (await session.execute(statement)).first() is not None
 
 
+async def refunded_on_order(session: AsyncSession, shop_id: str, order_id: str) -> int:
+    """Money refunded so far over every return of the order."""
+    statement = select(func.sum(ReturnRow.refunded_amount)).where(
+        ReturnRow.shop_id == shop_id, ReturnRow.order_id == order_id
+    )
+    return int((await session.execute(statement)).scalar_one() or 0)
+
+
 async def lines_of_order(
     session: AsyncSession, shop_id: str, order_id: str, line_ids: Sequence[str]
 ) -> dict[str, OrderLineRow]:

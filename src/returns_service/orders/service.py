@@ -132,6 +132,24 @@ def _new_lines(order_id: str, body: OrderIn) -> list[OrderLineRow]:
     ]
 
 
+async def _refuse_changes_to_money_facts_once_money_moved(
+    session: AsyncSession, row: OrderRow, body: OrderIn, created: bool
+) -> None:
+    """Once a refund was paid on the order, what it paid is settled: a refund is capped by the
+    shipping fee, prices and insurance, so changing them afterwards could pay out more than
+    the buyer paid. (Lines, buyer and currency freeze earlier, once any return exists.)"""
+    if created:
+        return
+    money = (row.currency, row.shipping_fee, row.shipping_insurance)
+    if money == (body.currency, body.shipping_fee, body.shipping_insurance):
+        return
+    if await repository.refunded_on_order(session, row.shop_id, row.id) > 0:
+        raise Conflict(
+            f"order {row.id} has been refunded: its shipping fee, insurance, currency and "
+            "prices can no longer change"
+        )
+
+
 async def register_order(
     session: AsyncSession, caller: Caller, order_id: str, body: OrderIn
 ) -> tuple[OrderOut, bool]:
@@ -149,6 +167,7 @@ async def register_order(
         session.add(row)
     elif row.shop_id != body.shop_id:
         raise Conflict(f"order {order_id} belongs to another shop")
+    await _refuse_changes_to_money_facts_once_money_moved(session, row, body, created)
     lines_change = _line_snapshot(row.lines) != _line_snapshot(new_lines)
     identity_changes = (row.buyer_id, row.currency) != (body.buyer_id, body.currency)
     if (

@@ -39,6 +39,7 @@ from returns_service.rules.money import DeductionsExceedRefundable, apply_deduct
 from returns_service.rules.parcels import carrier_key, same_parcel, tracking_key
 from returns_service.rules.transitions import Transition, arbitration_target
 from returns_service.rules.vocabulary import Action, EventType, ReturnStatus, ReturnType, Role
+from returns_service.timestamps import api_timestamp
 
 
 async def approve_return(
@@ -314,7 +315,7 @@ async def extend_receive_deadline(
         transition=transition,
         data={
             "note": body.note,
-            "due_at": row.deadline_due_at.isoformat() if row.deadline_due_at else None,
+            "due_at": api_timestamp(row.deadline_due_at) if row.deadline_due_at else None,
         },
     )
     return row

@@ -43,7 +43,8 @@ from returns_service.returns.lifecycle import move
 from returns_service.returns.negotiation import lapse_offer
 from returns_service.returns.refunds import pay_refund
 from returns_service.rules.deadlines import timer_action
-from returns_service.rules.vocabulary import Action, ReturnType
+from returns_service.rules.vocabulary import Action, ReturnType, Role
+from returns_service.timestamps import api_timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ async def _run_timer(session: AsyncSession, row: ReturnRow) -> None:
     action = timer_action(row.deadline_action, kind)
     data: dict[str, Any] = {
         "timer": row.deadline_action,
-        "due_at": row.deadline_due_at.isoformat(),
+        "due_at": api_timestamp(row.deadline_due_at),
     }
     if action is Action.REFUND:
         await pay_refund(session, row, SYSTEM_CALLER, None, data=data)
@@ -81,8 +82,29 @@ async def _run_timer(session: AsyncSession, row: ReturnRow) -> None:
     else:
         if action is Action.APPROVE and kind.goods_travel_back:
             # The merchant never answered: the goods go to the address its policy names.
-            row.return_address = await default_return_address(session, row.shop_id)
+            address = await default_return_address(session, row.shop_id)
+            if address is None:
+                _leave_to_the_merchant(row)
+                return
+            row.return_address = address
         await move(session, row, action, SYSTEM_CALLER, data=data)
+
+
+def _leave_to_the_merchant(row: ReturnRow) -> None:
+    """The review timer may not approve goods travelling back to no address at all: the buyer
+    would be told to ship to nowhere. The return stays requested, its timer stopped, waiting
+    on the merchant with no due time: it stays in the `awaiting=merchant` work queue (after
+    the dated ones when sorted by due_at) until a person approves it with an address, or
+    rejects it. The version moves: the deadline a reader saw is gone."""
+    logger.warning(
+        "review timer of return %s left to the merchant: no return address to approve with",
+        row.id,
+    )
+    row.deadline_action = None
+    row.deadline_due_at = None
+    row.deadline_actor = Role.MERCHANT.value
+    row.version += 1
+    row.updated_at = utcnow()
 
 
 async def _act_on_batch(
