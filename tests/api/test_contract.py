@@ -1,9 +1,12 @@
 """The served OpenAPI document is the contract: schemathesis drives every operation through it.
 
-Examples, coverage (boundary values, each constraint broken in turn) and fuzzing, and each
-answer checked: never a 5xx, only documented status codes and content types, bodies that match
-their schemas, and invalid input refused. Runs on both databases, bounded to a few minutes
-(CONTRACT_MAX_EXAMPLES per operation and phase; more, and CONTRACT_RANDOM=1, for a deeper run).
+Examples, coverage (boundary values, each constraint broken in turn, unexpected methods),
+fuzzing, and stateful workflows (links schemathesis infers between operations: an order
+registered, applied for, acted on, read back), each answer checked: never a 5xx, only
+documented status codes and content types, bodies that match their schemas, invalid input
+refused, and every 405 naming every method its path takes in `Allow`. Runs on both databases,
+bounded to a few minutes (CONTRACT_MAX_EXAMPLES per operation and phase; more, and
+CONTRACT_RANDOM=1, for a deeper run).
 
 A shop with an order and a return is seeded, and valid cases mostly name them instead of
 random ids, so that actions reach the rules and the state table instead of ending in 404s; the
@@ -14,15 +17,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import schemathesis
 from fastapi import FastAPI
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from schemathesis.python.asgi import get_client, shutdown_lifespans
 
 from returns_service.app import create_app
@@ -48,14 +53,16 @@ CALLERS = (
 )
 
 
-def contract_config() -> Any:
+def contract_config(*, stateful: bool = False) -> Any:
     return schemathesis.Config.from_dict(
         {
             "phases": {
                 "examples": {"enabled": True},
                 "coverage": {"enabled": True},
                 "fuzzing": {"enabled": True},
-                "stateful": {"enabled": False},
+                # Links between operations are inferred only with this phase on; its workflows
+                # run as a state machine (test_stateful_workflows_keep_the_contract).
+                "stateful": {"enabled": stateful},
             },
             "generation": {
                 "mode": "all",
@@ -73,7 +80,40 @@ def contract_config() -> Any:
 
 
 # The document the app serves at /openapi.json; each test drives a fresh app with it.
-schema = schemathesis.openapi.from_dict(create_app().openapi(), config=contract_config())
+DOCUMENT = create_app().openapi()
+schema = schemathesis.openapi.from_dict(DOCUMENT, config=contract_config())
+stateful_schema = schemathesis.openapi.from_dict(DOCUMENT, config=contract_config(stateful=True))
+_TEMPLATES = {
+    template: re.compile(re.sub(r"\{[^}]+\}", "[^/]+", template)) for template in DOCUMENT["paths"]
+}
+STATEFUL_SCENARIOS = int(os.environ.get("CONTRACT_STATEFUL_SCENARIOS", "15"))
+
+
+def _served_methods(path: str) -> set[str]:
+    """Every method the document serves at this concrete path, over every template matching
+    it (/v1/returns/batch is also /v1/returns/{return_id})."""
+    return {
+        method.upper()
+        for template, pattern in _TEMPLATES.items()
+        if pattern.fullmatch(path)
+        for method in DOCUMENT["paths"][template]
+    }
+
+
+@schemathesis.check
+def every_405_names_every_method_of_its_path(ctx: Any, response: Any, case: Any) -> bool | None:
+    """A 405 carries `Allow` listing every method served at that path, no more, no fewer."""
+    if response.status_code != 405:
+        return None
+    path = urlsplit(str(response.request.url)).path
+    values = response.headers.get("allow") or response.headers.get("Allow") or [""]
+    allowed = {method.strip() for method in values[0].split(",") if method.strip()}
+    served = _served_methods(path)
+    if allowed != served:
+        raise AssertionError(
+            f"405 at {path}: Allow names {sorted(allowed)}, served {sorted(served)}"
+        )
+    return True
 
 
 @dataclass(frozen=True)
@@ -139,7 +179,42 @@ def _aim_at_seeded_data(case: Any, seeded: Seeded) -> None:
 def test_every_operation_keeps_the_contract(case: Any, seeded: Seeded) -> None:
     _aim_at_seeded_data(case, seeded)
     caller = CALLERS[_pick(case, len(CALLERS))]
-    case.call_and_validate(app=seeded.app, headers=caller.headers)
+    case.call_and_validate(
+        app=seeded.app,
+        headers=caller.headers,
+        additional_checks=[every_405_names_every_method_of_its_path],
+    )
+
+
+def test_stateful_workflows_keep_the_contract(seeded: Seeded) -> None:
+    """Sequences of calls along the links between operations, each answer checked as above;
+    the caller of each step varies as in the single-call phases."""
+
+    class Workflow(stateful_schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            _aim_at_seeded_data(case, seeded)
+            caller = CALLERS[_pick(case, len(CALLERS))]
+            return {"app": seeded.app, "headers": caller.headers}
+
+        def validate_response(
+            self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any
+        ) -> None:
+            case.validate_response(
+                response,
+                additional_checks=[every_405_names_every_method_of_its_path],
+                transport_kwargs=kwargs,
+            )
+
+    Workflow.run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=8,
+            deadline=None,
+            derandomize=not os.environ.get("CONTRACT_RANDOM"),
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+    )
 
 
 def test_a_json_body_that_is_not_utf8_is_a_validation_problem(seeded: Seeded) -> None:

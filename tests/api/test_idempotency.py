@@ -18,12 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from returns_service import idempotency
 from returns_service.app import create_app
+from returns_service.auth import Caller
 from returns_service.errors import IdempotencyInProgress
 from returns_service.idempotency import repository
-from returns_service.idempotency.keys import Claim, request_fingerprint
+from returns_service.idempotency.keys import Claim, request_fingerprint, scope_of
 from returns_service.models import IdempotencyKeyRow, ReturnEventRow, ReturnRow
 from returns_service.models.base import utcnow
 from returns_service.returns import actions
+from returns_service.rules.vocabulary import Role
 from returns_service.timers.sweep import sweep_once
 from tests.api.conftest import test_settings as settings_for
 from tests.api.live_server import serve
@@ -54,6 +56,10 @@ def sessions(app: FastAPI) -> async_sessionmaker[AsyncSession]:
     """Sessions on the app's own engine, to look at and arrange what the database holds."""
     sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
     return sessionmaker
+
+
+def scope_of_party(party: Party) -> str:
+    return scope_of(Caller(role=Role(party.role), id=party.id, shop_id=party.shop_id))
 
 
 def with_key(party: Party, key: str, **headers: str) -> dict[str, str]:
@@ -190,9 +196,7 @@ async def test_keys_belong_to_their_caller_so_two_callers_with_one_key_both_act(
     assert by_buyer.json()["id"] != by_platform.json()["id"]
     assert await returns_of_order(sessions, order_id) == 2
     scopes = sorted(row.scope for row in await stored_keys(sessions))
-    assert scopes == sorted([f"buyer:{scenario.buyer.id}:", f"platform:{scenario.platform.id}:"]), (
-        scopes
-    )
+    assert scopes == sorted([scope_of_party(scenario.buyer), scope_of_party(scenario.platform)])
 
 
 async def claim_for(
@@ -209,7 +213,7 @@ async def claim_for(
     async with sessions() as session, session.begin():
         assert await repository.insert_claim(
             session,
-            scope=f"{party.role}:{party.id}:{party.shop_id or ''}",
+            scope=scope_of_party(party),
             key=key,
             shop_id=party.shop_id,
             fingerprint=request_fingerprint("POST", path, "", body),
@@ -264,7 +268,7 @@ async def test_an_answer_is_not_stored_under_a_claim_another_request_took_over(
     order_id = await scenario.order()
     await claim_for(sessions, scenario.buyer, "lost", b"{}", lease=timedelta(minutes=1))
     lost = Claim(
-        scope=f"buyer:{scenario.buyer.id}:", key="lost", token="mine", sessionmaker=sessions
+        scope=scope_of_party(scenario.buyer), key="lost", token="mine", sessionmaker=sessions
     )
 
     async with sessions() as session:

@@ -78,7 +78,7 @@ async def begin(request: Request) -> Claim | Response | None:
     if caller is None:
         return None  # the route answers 401 before anything acts
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    scope = _scope_of(caller)
+    scope = scope_of(caller)
     shop_id = (
         caller.shop_id if caller.shop_id and len(caller.shop_id) <= _SHOP_ID_MAX_LENGTH else None
     )
@@ -213,7 +213,7 @@ def _caller_of(request: Request, settings: Settings) -> Caller | None:
         return None
 
 
-def _scope_of(caller: Caller) -> str:
+def scope_of(caller: Caller) -> str:
     """The caller's scope as one column's text: a JSON array of (role, sub, shop_id), which no
     two different callers share (a joined "role:sub:shop" made "m:x"+"y" equal "m"+"x:y")."""
     scope = json.dumps(list(caller.idempotency_scope), ensure_ascii=True, separators=(",", ":"))
