@@ -378,3 +378,53 @@ async def test_a_platform_agent_with_the_longest_allowed_id_acts_and_is_named_in
     assert approved.status_code == 200, approved.text
     events = await scenario.events(return_id)
     assert events[-1]["actor"] == {"role": "platform", "id": "a" * 64}
+
+
+ROLES = ("buyer", "merchant", "storefront", "platform")
+
+
+def _never_allowed() -> list[tuple[str, str, str]]:
+    """(method, path template, role) for every role that may never call the operation."""
+    from returns_service.rules.transitions import roles_for
+    from returns_service.rules.vocabulary import Action
+
+    allowed: dict[tuple[str, str], set[str]] = {
+        ("PUT", "/v1/orders/{order}"): {"storefront", "platform"},
+        ("PUT", "/v1/shops/{shop}/return-policy"): {"merchant", "storefront", "platform"},
+        ("PUT", "/v1/shops/{shop}/automations"): {"merchant", "storefront", "platform"},
+        ("POST", "/v1/webhook-subscriptions"): {"merchant", "platform"},
+        ("POST", "/v1/returns"): {"buyer", "storefront", "platform"},
+        ("POST", "/v1/returns/preview"): {"buyer", "storefront", "platform", "merchant"},
+        ("POST", "/v1/returns/batch"): {"merchant", "platform"},
+        ("POST", "/v1/returns/{rid}/messages"): {"buyer", "merchant", "platform"},
+    }
+    for action in Action:
+        if action is not Action.CLOSE:
+            allowed[("POST", f"/v1/returns/{{rid}}/{action.value}")] = {
+                role.value for role in roles_for(action) if role.value in ROLES
+            }
+    return [
+        (method, path, role)
+        for (method, path), roles in allowed.items()
+        for role in ROLES
+        if role not in roles
+    ]
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"unexpected": "\u0001"}, [1, 2]], ids=["empty", "odd", "list"]
+)
+async def test_a_role_that_may_never_do_something_is_refused_before_its_body_is_read(
+    scenario: Scenario, body: Any
+) -> None:
+    """Found: a buyer's PUT /v1/orders/{id} with {} was a 422 listing the missing fields."""
+    created = await scenario.open_return()
+    cases = _never_allowed()
+    assert len(cases) > 25
+    for method, template, role in cases:
+        path = template.format(order=created["order_id"], shop=scenario.shop_id, rid=created["id"])
+        party = getattr(scenario, role)
+        response = await scenario.client.request(method, path, json=body, headers=party.headers)
+        assert response.status_code == 403, (method, path, role, response.text)
+        assert response.json()["code"] == "forbidden"
+    assert (await scenario.get(created["id"])).json()["version"] == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from returns_service.auth import CurrentCaller
+from returns_service.auth import CurrentCaller, allow
 from returns_service.automations import service
 from returns_service.automations.schemas import AutomationsIn, AutomationsOut
 from returns_service.db import Session, TransactionalRoute
@@ -31,6 +31,7 @@ async def get_automations(
 
 @router.put(
     "/{shop_id}/automations",
+    dependencies=[allow(*service.EDITORS)],
     operation_id="putAutomations",
     responses=problem_responses(403, 404, 409, 412),
 )

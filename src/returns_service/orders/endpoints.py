@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
-from returns_service.auth import CurrentCaller
+from returns_service.auth import CurrentCaller, allow
 from returns_service.db import Session, TransactionalRoute
 from returns_service.http_problems import problem_responses
 from returns_service.orders import service
 from returns_service.orders.schemas import OrderIn, OrderOut
+from returns_service.rules.vocabulary import Role
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"], route_class=TransactionalRoute)
 
@@ -19,6 +20,7 @@ OrderId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9
 
 @router.put(
     "/{order_id}",
+    dependencies=[allow(Role.STOREFRONT, Role.PLATFORM)],
     operation_id="putOrder",
     responses={
         **problem_responses(403, 409),

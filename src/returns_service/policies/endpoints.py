@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from returns_service.auth import CurrentCaller
+from returns_service.auth import CurrentCaller, allow
 from returns_service.db import Session, TransactionalRoute
 from returns_service.http_problems import problem_responses
 from returns_service.policies import service
@@ -34,6 +34,7 @@ async def get_return_policy(
 
 @router.put(
     "/{shop_id}/return-policy",
+    dependencies=[allow(*service.POLICY_READERS)],
     operation_id="putReturnPolicy",
     responses=problem_responses(403, 404, 409, 412),
 )

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Response, params, status
 
-from returns_service.auth import CurrentCaller
+from returns_service.auth import CurrentCaller, allow
 from returns_service.db import Session, TransactionalRoute
 from returns_service.http_problems import problem_responses
 from returns_service.models import ReturnRow
 from returns_service.replicas import ReadSession
 from returns_service.returns import actions, application, batch, negotiation, reading
+from returns_service.returns.application import APPLICANTS
 from returns_service.returns.repository import ReturnFilters
 from returns_service.returns.schemas import (
     ApproveBody,
@@ -34,13 +35,19 @@ from returns_service.returns.schemas import (
     ShipmentBody,
 )
 from returns_service.returns.views import event_view, return_view
-from returns_service.rules.vocabulary import Reason, ReturnStatus, ReturnType
+from returns_service.rules.transitions import roles_for
+from returns_service.rules.vocabulary import Action, Reason, ReturnStatus, ReturnType, Role
 from returns_service.timestamps import Timestamp
 from returns_service.versions import IfMatch, set_etag
 
 router = APIRouter(prefix="/v1/returns", tags=["returns"], route_class=TransactionalRoute)
 
 _ACTION_ERRORS = problem_responses(403, 404, 409, 412)
+
+
+def _may(action: Action) -> params.Depends:
+    """403 first for a role the state table never lets take this action."""
+    return allow(*sorted(roles_for(action) - {Role.SYSTEM}))
 
 
 def _answer(response: Response, row: ReturnRow) -> ReturnOut:
@@ -53,6 +60,7 @@ def _answer(response: Response, row: ReturnRow) -> ReturnOut:
     operation_id="applyForReturn",
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(403, 404, 409),
+    dependencies=[allow(*APPLICANTS)],
 )
 async def apply_for_return(
     body: ReturnApplication, caller: CurrentCaller, session: Session, response: Response
@@ -63,7 +71,12 @@ async def apply_for_return(
     return _answer(response, row)
 
 
-@router.post("/preview", operation_id="previewReturn", responses=problem_responses(403, 404))
+@router.post(
+    "/preview",
+    operation_id="previewReturn",
+    responses=problem_responses(403, 404),
+    dependencies=[allow(*APPLICANTS, Role.MERCHANT)],
+)
 async def preview_return(
     body: ReturnApplication, caller: CurrentCaller, session: Session
 ) -> ReturnPreview:
@@ -71,7 +84,12 @@ async def preview_return(
     return await application.preview_return(session, caller, body)
 
 
-@router.post("/batch", operation_id="batchActOnReturns", responses=problem_responses(403))
+@router.post(
+    "/batch",
+    operation_id="batchActOnReturns",
+    responses=problem_responses(403),
+    dependencies=[allow(Role.MERCHANT, Role.PLATFORM)],
+)
 async def batch_act_on_returns(
     body: BatchRequest, caller: CurrentCaller, session: Session
 ) -> BatchResult:
@@ -141,6 +159,7 @@ async def list_return_events(
     operation_id="postReturnMessage",
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(403, 404),
+    dependencies=[allow(Role.BUYER, Role.MERCHANT, Role.PLATFORM)],
 )
 async def post_return_message(
     return_id: str, body: MessageBody, caller: CurrentCaller, session: Session
@@ -150,7 +169,12 @@ async def post_return_message(
     return event_view(event)
 
 
-@router.post("/{return_id}/approve", operation_id="approveReturn", responses=_ACTION_ERRORS)
+@router.post(
+    "/{return_id}/approve",
+    operation_id="approveReturn",
+    responses=_ACTION_ERRORS,
+    dependencies=[_may(Action.APPROVE)],
+)
 async def approve_return(
     return_id: str,
     caller: CurrentCaller,
@@ -164,7 +188,12 @@ async def approve_return(
     return _answer(response, row)
 
 
-@router.post("/{return_id}/reject", operation_id="rejectReturn", responses=_ACTION_ERRORS)
+@router.post(
+    "/{return_id}/reject",
+    operation_id="rejectReturn",
+    responses=_ACTION_ERRORS,
+    dependencies=[_may(Action.REJECT)],
+)
 async def reject_return(
     return_id: str,
     body: RejectBody,
@@ -178,7 +207,12 @@ async def reject_return(
     return _answer(response, row)
 
 
-@router.post("/{return_id}/cancel", operation_id="cancelReturn", responses=_ACTION_ERRORS)
+@router.post(
+    "/{return_id}/cancel",
+    operation_id="cancelReturn",
+    responses=_ACTION_ERRORS,
+    dependencies=[_may(Action.CANCEL)],
+)
 async def cancel_return(
     return_id: str,
     caller: CurrentCaller,
@@ -192,7 +226,12 @@ async def cancel_return(
     return _answer(response, row)
 
 
-@router.post("/{return_id}/ship", operation_id="shipReturn", responses=_ACTION_ERRORS)
+@router.post(
+    "/{return_id}/ship",
+    operation_id="shipReturn",
+    responses=_ACTION_ERRORS,
+    dependencies=[_may(Action.SHIP)],
+)
 async def ship_return(
     return_id: str,
     body: ShipmentBody,
@@ -206,7 +245,12 @@ async def ship_return(
     return _answer(response, row)
 
 
-@router.post("/{return_id}/receive", operation_id="receiveReturn", responses=_ACTION_ERRORS)
+@router.post(
+    "/{return_id}/receive",
+    operation_id="receiveReturn",
+    responses=_ACTION_ERRORS,
+    dependencies=[_may(Action.RECEIVE)],
+)
 async def receive_return(
     return_id: str,
     body: ReceiveBody,
@@ -220,7 +264,12 @@ async def receive_return(
     return _answer(response, row)
 
 
-@router.post("/{return_id}/refund", operation_id="refundReturn", responses=_ACTION_ERRORS)
+@router.post(
+    "/{return_id}/refund",
+    operation_id="refundReturn",
+    responses=_ACTION_ERRORS,
+    dependencies=[_may(Action.REFUND)],
+)
 async def refund_return(
     return_id: str,
     caller: CurrentCaller,
@@ -235,7 +284,10 @@ async def refund_return(
 
 
 @router.post(
-    "/{return_id}/send_replacement", operation_id="sendReplacement", responses=_ACTION_ERRORS
+    "/{return_id}/send_replacement",
+    operation_id="sendReplacement",
+    responses=_ACTION_ERRORS,
+    dependencies=[_may(Action.SEND_REPLACEMENT)],
 )
 async def send_replacement(
     return_id: str,
@@ -250,7 +302,12 @@ async def send_replacement(
     return _answer(response, row)
 
 
-@router.post("/{return_id}/escalate", operation_id="escalateReturn", responses=_ACTION_ERRORS)
+@router.post(
+    "/{return_id}/escalate",
+    operation_id="escalateReturn",
+    responses=_ACTION_ERRORS,
+    dependencies=[_may(Action.ESCALATE)],
+)
 async def escalate_return(
     return_id: str,
     caller: CurrentCaller,
@@ -266,7 +323,12 @@ async def escalate_return(
     return _answer(response, row)
 
 
-@router.post("/{return_id}/arbitrate", operation_id="arbitrateReturn", responses=_ACTION_ERRORS)
+@router.post(
+    "/{return_id}/arbitrate",
+    operation_id="arbitrateReturn",
+    responses=_ACTION_ERRORS,
+    dependencies=[_may(Action.ARBITRATE)],
+)
 async def arbitrate_return(
     return_id: str,
     body: ArbitrateBody,
@@ -280,7 +342,12 @@ async def arbitrate_return(
     return _answer(response, row)
 
 
-@router.post("/{return_id}/extend", operation_id="extendReceiveDeadline", responses=_ACTION_ERRORS)
+@router.post(
+    "/{return_id}/extend",
+    operation_id="extendReceiveDeadline",
+    responses=_ACTION_ERRORS,
+    dependencies=[_may(Action.EXTEND)],
+)
 async def extend_receive_deadline(
     return_id: str,
     caller: CurrentCaller,
@@ -296,7 +363,12 @@ async def extend_receive_deadline(
     return _answer(response, row)
 
 
-@router.post("/{return_id}/offer", operation_id="makeOffer", responses=_ACTION_ERRORS)
+@router.post(
+    "/{return_id}/offer",
+    operation_id="makeOffer",
+    responses=_ACTION_ERRORS,
+    dependencies=[_may(Action.OFFER)],
+)
 async def make_offer(
     return_id: str,
     body: OfferBody,
@@ -310,7 +382,12 @@ async def make_offer(
     return _answer(response, row)
 
 
-@router.post("/{return_id}/accept_offer", operation_id="acceptOffer", responses=_ACTION_ERRORS)
+@router.post(
+    "/{return_id}/accept_offer",
+    operation_id="acceptOffer",
+    responses=_ACTION_ERRORS,
+    dependencies=[_may(Action.ACCEPT_OFFER)],
+)
 async def accept_offer(
     return_id: str,
     caller: CurrentCaller,
@@ -324,7 +401,12 @@ async def accept_offer(
     return _answer(response, row)
 
 
-@router.post("/{return_id}/decline_offer", operation_id="declineOffer", responses=_ACTION_ERRORS)
+@router.post(
+    "/{return_id}/decline_offer",
+    operation_id="declineOffer",
+    responses=_ACTION_ERRORS,
+    dependencies=[_may(Action.DECLINE_OFFER)],
+)
 async def decline_offer(
     return_id: str,
     caller: CurrentCaller,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from returns_service.auth import CurrentCaller
+from returns_service.auth import CurrentCaller, allow
 from returns_service.config import Settings
 from returns_service.db import Session, TransactionalRoute
 from returns_service.http_problems import problem_responses
@@ -17,6 +17,7 @@ from returns_service.subscriptions.schemas import (
     WebhookSubscriptionOut,
     WebhookSubscriptionPage,
 )
+from returns_service.subscriptions.service import SUBSCRIBERS
 
 router = APIRouter(
     prefix="/v1/webhook-subscriptions", tags=["webhooks"], route_class=TransactionalRoute
@@ -25,6 +26,7 @@ router = APIRouter(
 
 @router.post(
     "",
+    dependencies=[allow(*SUBSCRIBERS)],
     operation_id="createWebhookSubscription",
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(403, 404),
