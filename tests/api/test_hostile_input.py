@@ -198,8 +198,11 @@ async def test_hostile_values_of_every_parsed_header_are_4xx_problems(
             )
             sent = f"{method} {path} {name}: {value[:80]!r}"
             assert_client_error_or_success(response, sent)
-            if name == "Authorization" and response.status_code != 401:
-                assert value.strip() == seeded.headers(role, False)["Authorization"].encode()
+            if name == "Authorization":
+                # Never the caller's own token: refused as unauthenticated, or too long to read.
+                assert response.status_code in (401, 431), sent
+            elif name == "If-Match" and method == "POST" and "reject" in path:
+                assert response.status_code in (200, 409, 412, 431), sent
 
 
 @FAST
