@@ -31,7 +31,7 @@ def unstorable_strings(
     elif isinstance(value, dict):
         for key, item in value.items():
             if isinstance(key, str) and not is_storable(key):
-                yield (*where, key.encode("utf-8", "backslashreplace").decode("ascii"))
+                yield (*where, key.encode("ascii", "backslashreplace").decode("ascii"))
             yield from unstorable_strings(item, (*where, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
