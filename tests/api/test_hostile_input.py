@@ -261,6 +261,7 @@ async def test_hostile_path_ids_and_query_parameters_are_4xx_problems(
         ),
         (f"/v1/returns/{seeded.return_id}/events", ("limit", "cursor")),
         ("/v1/webhook-subscriptions", ("shop_id", "limit", "cursor")),
+        ("/v1/statistics", ("shop_id", "from", "to", "group_by")),
         (
             "/v1/webhook-deliveries",
             ("status", "subscription_id", "shop_id", "event_type", "limit", "cursor"),
