@@ -124,6 +124,13 @@ async def build_history(scenario: Scenario, clock: Clock, database: Database) ->
     history = History(scenario, clock)
     merchant, platform = scenario.merchant, scenario.platform
     clock.at(t(1, 0))
+    # The review timer approves goods travelling back only with an address to send them to.
+    policy = await scenario.client.put(
+        f"/v1/shops/{scenario.shop_id}/return-policy",
+        json={"return_address": ADDRESS},
+        headers=merchant.headers,
+    )
+    assert policy.status_code == 200, policy.text
     await history.order("O6", "D", t(1, 0), None, [line("l1", "MUG", "home", 1)])
     await history.order(
         "O1",
