@@ -63,6 +63,9 @@ class ServiceProcess:
                 except httpx.TransportError:
                     pass
                 if time.monotonic() > deadline:
+                    # Not left running (its workers with it) for the rest of the suite.
+                    self.kill()
+                    await self.wait()
                     raise RuntimeError(f"the service did not start in time: {self.log()}")
                 await asyncio.sleep(0.05)
 
