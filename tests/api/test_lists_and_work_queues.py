@@ -180,7 +180,10 @@ async def test_the_work_queue_pages_by_due_date_without_gaps(scenario: Scenario)
 async def test_the_platform_sees_the_queue_of_escalated_returns(scenario: Scenario) -> None:
     disputed = await scenario.open_return()
     await scenario.act(
-        disputed["id"], "reject", scenario.merchant, {"reason_code": "used", "note": "Worn"}
+        disputed["id"],
+        "reject",
+        scenario.merchant,
+        {"reason_code": "used", "note": "Worn", "evidence": ["https://example.com/worn.jpg"]},
     )
     await scenario.act(disputed["id"], "escalate", scenario.buyer)
     await scenario.open_return()
