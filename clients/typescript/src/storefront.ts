@@ -135,6 +135,10 @@ const returnMembers: Members<Schemas["ReturnOut"]> = {
   refund: "always",
   deadline: "always",
   receive_extended: "always",
+  dispositions: "always",
+  keep_goods: "always",
+  offer: "always",
+  offers_made: "always",
   created_at: "always",
   updated_at: "always",
 };
