@@ -29,14 +29,14 @@ from tests.api.scenario import TEST_JWT_SECRET, token
 from bench.floor import Floor, run_floor
 from bench.lists import PAGE, SHAPES, explain, walks_an_index
 from bench.load import approve_script, get_script, path_script, run_wrk, wrk_available
-from bench.pg import StatementLog, drop_database, recreate_database
+from bench.pg import DATABASE_PREFIX, StatementLog, drop_database, recreate_database
 from bench.seed import ADDRESS, SHOP, seed_policy, seed_returns
 from bench.server import serve
 from bench.sweep import run_sweep
 from returns_service.migrations import upgrade_to_head
 
-DATABASE = "returns_bench"
-LISTS_DATABASE = "returns_bench_lists"
+DATABASE = DATABASE_PREFIX
+LISTS_DATABASE = f"{DATABASE_PREFIX}_lists"
 SHOPS = 10
 
 

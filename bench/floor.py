@@ -8,10 +8,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.pg import PG_HOST, PG_USER, drop_database, psql, recreate_database
+from bench.pg import DATABASE_PREFIX, PG_HOST, PG_USER, drop_database, psql, recreate_database
 
 FLOOR_DIR = Path(__file__).resolve().parents[2] / "shared" / "floor"
-DATABASE = "returns_bench_floor"
+DATABASE = f"{DATABASE_PREFIX}_floor"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,9 @@ PG_HOST = os.environ.get("BENCH_PG_HOST", "127.0.0.1")
 PG_USER = os.environ.get("BENCH_PG_USER", "postgres")
 # The server's own log (Debian's pg_ctlcluster), where log_statement writes.
 PG_LOG = Path(os.environ.get("BENCH_PG_LOG", "/var/log/postgresql/postgresql-15-main.log"))
+# Every database the bench makes (and drops) is named after this: two benches on one
+# PostgreSQL (people sharing a machine) each set their own, or they drop each other's data.
+DATABASE_PREFIX = os.environ.get("BENCH_DATABASE_PREFIX", "returns_bench")
 
 
 def psql(sql: str, database: str = "postgres", *, quiet: bool = True) -> str:
