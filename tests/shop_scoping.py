@@ -43,6 +43,10 @@ from returns_service.models.placement import placement_of
 # Repository functions whose statements span shops on purpose, and why. Keyed by the function
 # (module.function) that handed the statement to the session.
 PLATFORM_WIDE: dict[str, str] = {
+    "returns_service.statistics.repository.shops_with_deltas": (
+        "the fold looks for the shops with statistics deltas pending across shops (a "
+        "maintenance read, like the sweep's due deadlines); each fold is then pinned to a shop"
+    ),
     # Platform and buyer views: a buyer's returns span shops, the platform sees every shop.
     "returns_service.returns.repository.list_returns": (
         "platform-wide and buyer lists and work queues: a merchant's is pinned to its shop, "
@@ -222,6 +226,13 @@ def unpinned_tables(statement: ClauseElement, parameters: list[dict[str, Any]]) 
         table = statement.table
         assert isinstance(table, Table)
         column = _DISTRIBUTED.get(table.name)
+        # A multi-row VALUES carries its rows in the statement, not in the parameters.
+        inline = [row for rows in statement._multi_values for row in rows]
+        if inline:
+            parameters = [
+                {getattr(name, "key", name): value for name, value in row.items()}
+                for row in inline
+            ]
         written = bool(parameters) and all(
             row.get(column) is not None for row in parameters if column
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from returns_service.models import StatisticsCellRow
+from returns_service.models import StatisticsCellRow, StatisticsDeltaRow
+from returns_service.statistics.folding import fold_statistics
+from returns_service.statistics.periods import SPANS, block_start
 from returns_service.statistics.rebuild import rebuild_statistics
 from tests.api.scenario import ADDRESS, Party, Scenario, unique
 from tests.api.statistics_oracle import expected_statistics, percentiles, rows_of_shop
@@ -158,7 +161,7 @@ async def test_statistics_agree_with_the_rows_while_returns_move_and_after(
         await shop.order(4, a, 1.1, "CN-SH"),
     ]
     done = asyncio.Event()
-    reads = 0
+    reads = folds = 0
 
     async def reader() -> None:
         nonlocal reads
@@ -166,6 +169,14 @@ async def test_statistics_agree_with_the_rows_while_returns_move_and_after(
             check_one_answer(await statistics(scenario.client, scenario.merchant, **DAYS))
             reads += 1
             await asyncio.sleep(0)
+
+    async def folder() -> None:
+        # The sweep's fold runs beside the writers and the reader: no figure may move by it.
+        nonlocal folds
+        async with sessions(database) as sessionmaker:
+            while not done.is_set():
+                folds += await fold_statistics(sessionmaker)
+                await asyncio.sleep(0)
 
     async def stories() -> None:
         try:
@@ -184,8 +195,8 @@ async def test_statistics_agree_with_the_rows_while_returns_move_and_after(
         finally:
             done.set()
 
-    await asyncio.gather(reader(), stories())
-    assert reads > 0
+    await asyncio.gather(reader(), folder(), stories())
+    assert reads > 0 and folds > 0
 
     async with sessions(database) as sessionmaker, sessionmaker() as session:
         rows = await rows_of_shop(session, scenario.shop_id)
@@ -205,9 +216,16 @@ async def test_statistics_agree_with_the_rows_while_returns_move_and_after(
 
 
 async def all_cells(sessionmaker: Any) -> dict[tuple[Any, ...], int]:
+    """Every cell as a reader sees it: what was folded into it plus the deltas pending."""
+    cells: Counter[tuple[Any, ...]] = Counter()
     async with sessionmaker() as session:
-        rows = (await session.execute(select(StatisticsCellRow))).scalars().all()
-        return {(r.shop_id, r.dimension, r.day, r.key, r.metric): r.value for r in rows if r.value}
+        for r in (await session.execute(select(StatisticsCellRow))).scalars():
+            cells[(r.shop_id, r.dimension, r.span, r.day, r.key, r.metric)] += r.value
+        for d in (await session.execute(select(StatisticsDeltaRow))).scalars():
+            for span in SPANS:
+                start = block_start(d.day, span)
+                cells[(d.shop_id, d.dimension, span, start, d.key, d.metric)] += d.value
+    return {key: value for key, value in cells.items() if value}
 
 
 def assert_agrees(answer: dict[str, Any], expected: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from returns_service.models.outbox import (
 )
 from returns_service.models.policy import ShopPolicyRow
 from returns_service.models.return_ import ReturnEventRow, ReturnItemRow, ReturnRow
-from returns_service.models.statistics import StatisticsCellRow
+from returns_service.models.statistics import StatisticsCellRow, StatisticsDeltaRow
 
 __all__ = [
     "Base",
@@ -27,6 +27,7 @@ __all__ = [
     "ShopAutomationsRow",
     "ShopPolicyRow",
     "StatisticsCellRow",
+    "StatisticsDeltaRow",
     "WebhookDeliveryRow",
     "WebhookSubscriptionRow",
 ]

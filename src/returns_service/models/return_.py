@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from returns_service.models.base import Base, JSONType, UtcDateTime
@@ -88,6 +89,12 @@ class ReturnRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # The seq of the newest timeline event: the next one takes this + 1 under the row lock.
     last_event_seq: Mapped[int] = mapped_column(Integer, server_default="0")
+    # What the timeline tells statistics, kept with the row (revision 0016) so that counting a
+    # change reads nothing: ever escalated to arbitration; state changes the system made; the
+    # first thing a merchant or the platform did on it.
+    escalated: Mapped[bool] = mapped_column(Boolean, server_default=sa_false())
+    automatic_actions: Mapped[int] = mapped_column(Integer, server_default="0")
+    first_response_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     items: Mapped[list[ReturnItemRow]] = relationship(
         lazy="raise", order_by="ReturnItemRow.position", cascade="all, delete-orphan"

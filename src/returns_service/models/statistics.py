@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, Date, SmallInteger, String
+from sqlalchemy import BigInteger, Date, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from returns_service.models.base import Base
@@ -30,4 +30,29 @@ class StatisticsCellRow(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     metric: Mapped[str] = mapped_column(String(48), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class StatisticsDeltaRow(Base):
+    """What one transaction added to the cells, not yet folded into them.
+
+    A change of an order or a return writes its differences here, in its own transaction,
+    as new rows: inserts take no lock that another writer waits on, so approvals in one shop
+    never queue on the shop's hot cells. The sweep folds them into `statistics_cells` (the
+    rows deleted and their sum added, in one transaction), and a reader sums cells and
+    pending deltas in one statement, one snapshot: a figure counts every committed change
+    exactly once whichever side of a fold it is on.
+    """
+
+    __tablename__ = "statistics_deltas"
+    __table_args__ = (Index("ix_statistics_deltas_shop_day", "shop_id", "dimension", "day"),)
+
+    shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The writing transaction's own id and the row's place in it.
+    batch: Mapped[str] = mapped_column(String(32), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    dimension: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(128))
+    metric: Mapped[str] = mapped_column(String(48))
     value: Mapped[int] = mapped_column(BigInteger)

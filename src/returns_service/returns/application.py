@@ -127,6 +127,9 @@ async def apply_for_return(
         keep_goods=False,
         offers_made=0,
         last_event_seq=0,
+        escalated=False,
+        automatic_actions=0,
+        first_response_at=None,
         created_at=now,
         updated_at=now,
         items=[

@@ -4,6 +4,7 @@ of it by, in the same transaction."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +17,13 @@ from returns_service.outbox import repository as outbox_repository
 from returns_service.returns import repository
 from returns_service.returns.views import event_view, return_view
 from returns_service.rules.inspection import UnitOutcome, restocked
-from returns_service.rules.vocabulary import Disposition, EventType, Inspection, Role
+from returns_service.rules.vocabulary import (
+    Disposition,
+    EventType,
+    Inspection,
+    ReturnStatus,
+    Role,
+)
 from returns_service.statistics import tracking
 
 
@@ -40,6 +47,8 @@ async def record_event(
     if actor.role in (Role.MERCHANT, Role.PLATFORM):
         # Perhaps the first response to the return: statistics note it as it was before.
         await tracking.before_return_change(session, row)
+    at = utcnow()
+    note_what_the_event_tells(row, actor.role, from_status, to_status, at)
     row.last_event_seq += 1
     values: dict[str, Any] = {
         "shop_id": row.shop_id,
@@ -51,7 +60,7 @@ async def record_event(
         "actor_role": actor.role.value,
         "actor_id": actor.id,
         "data": data or {},
-        "at": utcnow(),
+        "at": at,
     }
     await repository.add_event(session, values)
     event = ReturnEventRow(**values)  # not added to the session: written above already
@@ -61,6 +70,24 @@ async def record_event(
     # order, summed in SQL) must see them.
     await session.flush()
     return event
+
+
+def note_what_the_event_tells(
+    row: ReturnRow, role: Role, from_status: str | None, to_status: str | None, at: datetime
+) -> None:
+    """Keep on the row what statistics read of its timeline: an escalation is an event
+    entering arbitration; an automatic action a state change (both ends) by the system; the
+    first response the first event by a merchant or the platform that is not the
+    application (an event entering a state from none)."""
+    if to_status == ReturnStatus.ARBITRATION.value:
+        row.escalated = True
+    if role is Role.SYSTEM and from_status is not None and to_status is not None:
+        row.automatic_actions += 1
+    responds = role in (Role.MERCHANT, Role.PLATFORM) and not (
+        from_status is None and to_status is not None  # the application
+    )
+    if responds and (row.first_response_at is None or at < row.first_response_at):
+        row.first_response_at = at
 
 
 async def _publish(

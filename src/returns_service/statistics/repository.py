@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -9,16 +10,20 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     and_,
     case,
     delete,
     func,
+    insert,
     literal,
     or_,
     select,
     text,
+    tuple_,
     type_coerce,
     union,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -27,12 +32,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from returns_service.models import (
     OrderLineRow,
     OrderRow,
-    ReturnEventRow,
     ReturnItemRow,
     ReturnRow,
     StatisticsCellRow,
+    StatisticsDeltaRow,
 )
-from returns_service.models.base import UtcDateTime
 from returns_service.rules.statistics import RepurchaseCounts
 from returns_service.rules.vocabulary import ReturnStatus, Role
 from returns_service.statistics.cells import (
@@ -117,18 +121,19 @@ def _return_columns() -> tuple[Any, ...]:
         ReturnRow.currency,
         ReturnRow.refunded_amount,
         ReturnRow.refunded_at,
+        ReturnRow.escalated,
+        ReturnRow.automatic_actions,
+        ReturnRow.first_response_at,
     )
 
 
 def _facts(
     row: Any,
-    timeline: Mapping[tuple[str, str], tuple[bool, int, datetime | None]],
     *,
     region: str | None = None,
     items: tuple[tuple[str, int], ...] = (),
     lines: tuple[LineFacts, ...] = (),
 ) -> ReturnFacts:
-    escalated, automatic, first_response = timeline.get((row.shop_id, row.id), (False, 0, None))
     return ReturnFacts(
         shop_id=row.shop_id,
         return_id=row.id,
@@ -139,23 +144,13 @@ def _facts(
         currency=row.currency,
         refunded_amount=row.refunded_amount,
         refunded_at=row.refunded_at,
-        escalated=escalated,
-        automatic_actions=automatic,
-        first_response_at=first_response,
+        escalated=bool(row.escalated),
+        automatic_actions=int(row.automatic_actions),
+        first_response_at=row.first_response_at,
         region=region,
         items=items,
         lines=lines,
     )
-
-
-async def own_return_facts(session: AsyncSession, picked: ColumnElement[bool]) -> list[ReturnFacts]:
-    """The return's own state and what its timeline tells, without its items and order: all
-    that its cells for the whole shop need (two queries)."""
-    rows = (await session.execute(select(*_return_columns()).where(picked))).all()
-    if not rows:
-        return []
-    timeline = await _timeline_facts(session, picked)
-    return [_facts(row, timeline) for row in rows]
 
 
 async def return_facts(session: AsyncSession, picked: ColumnElement[bool]) -> list[ReturnFacts]:
@@ -172,7 +167,6 @@ async def return_facts(session: AsyncSession, picked: ColumnElement[bool]) -> li
     rows = (await session.execute(base)).all()
     if not rows:
         return []
-    timeline = await _timeline_facts(session, picked)
     items: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
     item_rows = await session.execute(
         select(
@@ -197,54 +191,12 @@ async def return_facts(session: AsyncSession, picked: ColumnElement[bool]) -> li
     return [
         _facts(
             row,
-            timeline,
             region=row.buyer_region,
             items=tuple(items.get((row.shop_id, row.id), ())),
             lines=lines.get((row.shop_id, row.order_id), ()),
         )
         for row in rows
     ]
-
-
-async def _timeline_facts(
-    session: AsyncSession, picked: ColumnElement[bool]
-) -> dict[tuple[str, str], tuple[bool, int, datetime | None]]:
-    """Per return: ever escalated; state changes the system made; the first response.
-
-    Event types are not relied on: the application is the event entering a state from none,
-    an escalation the one entering arbitration, a state change one with both ends.
-    """
-    event = ReturnEventRow
-    escalated = func.max(case((event.to_status == ReturnStatus.ARBITRATION.value, 1), else_=0))
-    automatic = func.sum(
-        case(
-            (
-                and_(
-                    event.actor_role == Role.SYSTEM.value,
-                    event.from_status.is_not(None),
-                    event.to_status.is_not(None),
-                ),
-                1,
-            ),
-            else_=0,
-        )
-    )
-    is_application = and_(event.from_status.is_(None), event.to_status.is_not(None))
-    # type_coerce: the aggregate of a case reads back as the column would (a zone on SQLite).
-    first_response = type_coerce(
-        func.min(case((and_(event.actor_role.in_(_RESPONDERS), ~is_application), event.at))),
-        UtcDateTime(),
-    )
-    statement = (
-        select(event.shop_id, event.return_id, escalated, automatic, first_response)
-        .join(ReturnRow, and_(ReturnRow.shop_id == event.shop_id, ReturnRow.id == event.return_id))
-        .where(picked)
-        .group_by(event.shop_id, event.return_id)
-    )
-    return {
-        (row[0], row[1]): (bool(row[2]), int(row[3] or 0), row[4])
-        for row in await session.execute(statement)
-    }
 
 
 async def order_facts(session: AsyncSession, picked: ColumnElement[bool]) -> list[OrderFacts]:
@@ -333,13 +285,75 @@ async def add_to_cells(session: AsyncSession, deltas: Mapping[tuple[str, CellKey
     if not rows:
         return
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(StatisticsCellRow)
-    statement = statement.on_conflict_do_update(
-        index_elements=["shop_id", "dimension", "span", "day", "key", "metric"],
-        set_={"value": StatisticsCellRow.value + statement.excluded.value},
-    )
     for chunk in range(0, len(rows), _CHUNK):
-        await session.execute(statement, rows[chunk : chunk + _CHUNK])
+        # A multi-row VALUES: one statement and one round trip (a list of parameter sets
+        # would be an executemany, one statement per row).
+        statement = insert(StatisticsCellRow).values(rows[chunk : chunk + _CHUNK])
+        statement = statement.on_conflict_do_update(
+            index_elements=["shop_id", "dimension", "span", "day", "key", "metric"],
+            set_={"value": StatisticsCellRow.value + statement.excluded.value},
+        )
+        await session.execute(statement)
+
+
+async def add_deltas(session: AsyncSession, deltas: Mapping[tuple[str, CellKey], int]) -> None:
+    """Write what a transaction adds to the cells as new delta rows, one statement: no row
+    another writer holds is touched, so writers in one shop never wait on each other."""
+    batch = uuid.uuid4().hex
+    rows = [
+        {
+            "shop_id": shop_id,
+            "batch": batch,
+            "position": position,
+            "day": cell.day,
+            "dimension": cell.dimension,
+            "key": cell.key,
+            "metric": cell.metric,
+            "value": value,
+        }
+        for position, ((shop_id, cell), value) in enumerate(sorted(deltas.items()))
+        if value
+    ]
+    for chunk in range(0, len(rows), _CHUNK):
+        await session.execute(insert(StatisticsDeltaRow).values(rows[chunk : chunk + _CHUNK]))
+
+
+async def shops_with_deltas(session: AsyncSession, limit: int) -> list[str]:
+    """Shops with deltas to fold (a maintenance read over every shop, like the sweep's)."""
+    statement = select(StatisticsDeltaRow.shop_id).distinct().limit(limit)
+    return sorted(str(row[0]) for row in await session.execute(statement))
+
+
+async def claim_deltas(
+    session: AsyncSession, shop_id: str, limit: int
+) -> tuple[int, dict[tuple[str, CellKey], int]]:
+    """Take up to `limit` of a shop's deltas out of the table; answer how many, and their
+    sums by cell.
+
+    PostgreSQL: the rows are locked `SKIP LOCKED` first, so folders side by side take
+    different rows and never wait on a writer; SQLite has one writer at a time anyway.
+    """
+    delta = StatisticsDeltaRow
+    picked = (
+        select(delta.batch, delta.position)
+        .where(delta.shop_id == shop_id)
+        .order_by(delta.batch, delta.position)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        picked = picked.with_for_update(skip_locked=True)
+    keys = [(row[0], row[1]) for row in await session.execute(picked)]
+    if not keys:
+        return 0, {}
+    taken = await session.execute(
+        delete(delta)
+        .where(delta.shop_id == shop_id, tuple_(delta.batch, delta.position).in_(keys))
+        .returning(delta.day, delta.dimension, delta.key, delta.metric, delta.value)
+    )
+    sums: Counter[tuple[str, CellKey]] = Counter()
+    for day, dimension, key, metric, value in taken:
+        sums[(shop_id, CellKey(_as_date(day), dimension, key, metric))] += int(value)
+    return len(keys), dict(sums)
 
 
 async def sum_cells(
@@ -351,23 +365,29 @@ async def sum_cells(
 ) -> list[tuple[str, str, str, int]]:
     """Sums of cells over the days [first_day, end_day): (dimension, key, metric, value).
 
-    Read from the fewest aligned blocks that cover the days: a few dozen per key and metric
-    for a year, however many returns the shop has.
+    Read from the fewest aligned blocks that cover the days (a few dozen per key and metric
+    for a year, however many returns the shop has), plus the deltas not folded yet, in one
+    statement: one snapshot, so a fold running meanwhile is seen wholly or not at all.
     """
-    cell = StatisticsCellRow
+    cell, delta = StatisticsCellRow, StatisticsDeltaRow
     ranges = [
         and_(cell.span == span, cell.day >= start, cell.day < end)
         for span, spans in blocks(first_day, end_day).items()
         for start, end in spans
     ]
-    conditions = [cell.dimension.in_(list(dimensions)), or_(*ranges)]
-    if shop_id is not None:
-        conditions.append(cell.shop_id == shop_id)
-    statement = (
-        select(cell.dimension, cell.key, cell.metric, func.sum(cell.value))
-        .where(*conditions)
-        .group_by(cell.dimension, cell.key, cell.metric)
+    folded = select(cell.dimension, cell.key, cell.metric, cell.value).where(
+        cell.dimension.in_(list(dimensions)), or_(*ranges)
     )
+    pending = select(delta.dimension, delta.key, delta.metric, delta.value).where(
+        delta.dimension.in_(list(dimensions)), delta.day >= first_day, delta.day < end_day
+    )
+    if shop_id is not None:
+        folded = folded.where(cell.shop_id == shop_id)
+        pending = pending.where(delta.shop_id == shop_id)
+    both = union_all(folded, pending).subquery()
+    statement = select(
+        both.c.dimension, both.c.key, both.c.metric, func.sum(both.c.value)
+    ).group_by(both.c.dimension, both.c.key, both.c.metric)
     return [
         (str(row[0]), str(row[1]), str(row[2]), int(row[3]))
         for row in await session.execute(statement)
@@ -381,24 +401,37 @@ async def day_cells(
     first_day: date,
     end_day: date,
 ) -> list[tuple[date, str, int]]:
-    """The whole shop's cells of each day in [first_day, end_day), for these metrics only:
-    (day, metric, value)."""
-    cell = StatisticsCellRow
-    conditions = [
+    """The whole shop's cells of each day in [first_day, end_day), for these metrics only,
+    with the deltas not folded yet (one statement): (day, metric, value)."""
+    cell, delta = StatisticsCellRow, StatisticsDeltaRow
+    folded = select(cell.day, cell.metric, cell.value).where(
         cell.dimension == Dimension.ALL,
         cell.span == 1,
         cell.day >= first_day,
         cell.day < end_day,
         cell.metric.in_(list(metrics)),
-    ]
-    if shop_id is not None:
-        conditions.append(cell.shop_id == shop_id)
-    statement = (
-        select(cell.day, cell.metric, func.sum(cell.value))
-        .where(*conditions)
-        .group_by(cell.day, cell.metric)
     )
-    return [(row[0], str(row[1]), int(row[2])) for row in await session.execute(statement)]
+    pending = select(delta.day, delta.metric, delta.value).where(
+        delta.dimension == Dimension.ALL,
+        delta.day >= first_day,
+        delta.day < end_day,
+        delta.metric.in_(list(metrics)),
+    )
+    if shop_id is not None:
+        folded = folded.where(cell.shop_id == shop_id)
+        pending = pending.where(delta.shop_id == shop_id)
+    both = union_all(folded, pending).subquery()
+    statement = select(
+        type_coerce(both.c.day, Date()), both.c.metric, func.sum(both.c.value)
+    ).group_by(both.c.day, both.c.metric)
+    return [
+        (_as_date(row[0]), str(row[1]), int(row[2])) for row in await session.execute(statement)
+    ]
+
+
+def _as_date(value: Any) -> date:
+    # A date read through a UNION on SQLite may come back as its ISO text.
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 async def count_repurchases(
@@ -482,11 +515,16 @@ async def hold_off_cell_writers(session: AsyncSession) -> None:
     """Make writers of cells wait until this transaction ends (readers do not wait).
     SQLite has one writer at a time already."""
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("LOCK TABLE statistics_cells IN EXCLUSIVE MODE"))
+        await session.execute(
+            # Deltas first, as a fold takes them (then the cells it adds to): no cycle.
+            text("LOCK TABLE statistics_deltas, statistics_cells IN EXCLUSIVE MODE")
+        )
 
 
 async def delete_cells(session: AsyncSession, shop_id: str) -> None:
+    """The shop's cells and its deltas not folded yet."""
     await session.execute(delete(StatisticsCellRow).where(StatisticsCellRow.shop_id == shop_id))
+    await session.execute(delete(StatisticsDeltaRow).where(StatisticsDeltaRow.shop_id == shop_id))
 
 
 async def shops_with_rows(
@@ -501,4 +539,5 @@ async def shops_with_rows(
     ]
     if or_cells:
         selects.append(select(StatisticsCellRow.shop_id))
+        selects.append(select(StatisticsDeltaRow.shop_id))
     return sorted(str(row[0]) for row in await session.execute(union(*selects)))

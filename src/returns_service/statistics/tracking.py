@@ -2,8 +2,10 @@
 
 Use cases call `before_return_change`, `before_new_return` and `before_order_change` before
 they change anything; each notes what the order or return adds to the statistics now. When
-the session commits, what they add then is read back, and the difference is added to the
-rollup cells in one statement, last thing before the commit: the cells are the last locks the
+the session commits, what they add then is taken (a return's own state from the row in
+memory: the row keeps what its timeline tells, so an action reads nothing; items, lines and
+orders from the database), and the difference is added to the rollup cells in one
+statement, last thing before the commit: the cells are the last locks the
 transaction takes, in key order, so that approvals in one shop queue briefly on shared cells
 and never deadlock.
 
@@ -24,8 +26,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession, async_session
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.util import await_only
@@ -50,11 +53,13 @@ Key = tuple[str, str]
 
 @dataclass
 class Before:
-    """What the tracked orders and returns added to the cells when first tracked."""
+    """What the tracked orders and returns added to the cells when first tracked; the returns
+    whose own cells are counted from the row in memory at commit."""
 
     returns_own: dict[Key, Cells] = field(default_factory=dict)
     returns_grouped: dict[Key, Cells] = field(default_factory=dict)
     orders: dict[Key, Cells] = field(default_factory=dict)
+    rows: dict[Key, ReturnRow] = field(default_factory=dict)
 
 
 def _before(session: AsyncSession | Session) -> Before:
@@ -77,6 +82,39 @@ def grouped_cells(facts: ReturnFacts) -> Cells:
     )
 
 
+def _own_facts(row: ReturnRow, *, as_loaded: bool) -> ReturnFacts:
+    """The return's own facts from the row: as it is, or as it was loaded (a use case may
+    have set a value, e.g. the refunded amount, before it tracks the change; nothing has
+    been flushed by then, so the attribute's history holds the loaded value)."""
+    state = inspect(row)
+
+    def value(name: str) -> Any:
+        if as_loaded:
+            history = state.attrs[name].history
+            if history.added or history.deleted:
+                # Changed since loaded; a value that was None leaves no `deleted`.
+                return history.deleted[0] if history.deleted else None
+        return getattr(row, name)
+
+    return ReturnFacts(
+        shop_id=row.shop_id,
+        return_id=row.id,
+        order_id=row.order_id,
+        applied_at=value("created_at"),
+        status=value("status"),
+        reason=value("reason"),
+        currency=value("currency"),
+        refunded_amount=value("refunded_amount"),
+        refunded_at=value("refunded_at"),
+        escalated=value("escalated"),
+        automatic_actions=value("automatic_actions"),
+        first_response_at=value("first_response_at"),
+        region=None,
+        items=(),
+        lines=(),
+    )
+
+
 async def _track_order(session: AsyncSession, shop_id: str, order_id: str) -> None:
     before = _before(session)
     key = (shop_id, order_id)
@@ -89,15 +127,14 @@ async def _track_order(session: AsyncSession, shop_id: str, order_id: str) -> No
 async def before_return_change(
     session: AsyncSession, row: ReturnRow, entering: ReturnStatus | None = None
 ) -> None:
-    """Note what the return adds now; the caller holds its row lock. Entering `cancelled`
-    its units leave its order's figures: the order is locked (after the return) and noted."""
+    """Note what the return adds now, from the row itself (no statement); the caller holds its
+    row lock. Entering `cancelled` its units leave its order's figures: the order is locked
+    (after the return) and noted."""
     before = _before(session)
     key = (row.shop_id, row.id)
     if key not in before.returns_own:
-        facts = await repository.own_return_facts(
-            session, repository.returns_named(row.shop_id, [row.id])
-        )
-        before.returns_own[key] = own_cells(facts[0]) if facts else Counter()
+        before.returns_own[key] = own_cells(_own_facts(row, as_loaded=True))
+        before.rows[key] = row
     if entering is ReturnStatus.CANCELLED:
         await repository.lock_order(session, row.shop_id, row.order_id)
         await _track_order(session, row.shop_id, row.order_id)
@@ -145,11 +182,10 @@ async def _write_differences(session: AsyncSession, before: Before) -> None:
         for facts in await repository.return_facts(session, repository.returns_named(shop_id, ids)):
             grouped[(facts.shop_id, facts.return_id)] = facts
     found = dict(grouped)
-    for shop_id, ids in _by_shop(before.returns_own.keys() - grouped.keys()).items():
-        for facts in await repository.own_return_facts(
-            session, repository.returns_named(shop_id, ids)
-        ):
-            found[(facts.shop_id, facts.return_id)] = facts
+    for key in before.returns_own.keys() - grouped.keys():
+        row = before.rows.get(key)
+        if row is not None and inspect(row).persistent:
+            found[key] = _own_facts(row, as_loaded=False)
     for key, earlier in before.returns_own.items():
         now = found.get(key)
         add(key[0], own_cells(now) if now else Counter(), earlier)
@@ -163,7 +199,7 @@ async def _write_differences(session: AsyncSession, before: Before) -> None:
     for key, earlier in before.orders.items():
         order_now = orders.get(key)
         add(key[0], order_cells(order_now) if order_now else Counter(), earlier)
-    await repository.add_to_cells(session, deltas)
+    await repository.add_deltas(session, deltas)
 
 
 def _by_shop(keys: Iterable[Key]) -> dict[str, set[str]]:

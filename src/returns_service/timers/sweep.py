@@ -44,6 +44,7 @@ from returns_service.returns.negotiation import lapse_offer
 from returns_service.returns.refunds import pay_refund
 from returns_service.rules.deadlines import timer_action
 from returns_service.rules.vocabulary import Action, ReturnType, Role
+from returns_service.statistics.folding import fold_statistics
 from returns_service.timestamps import api_timestamp
 
 logger = logging.getLogger(__name__)
@@ -160,7 +161,8 @@ async def sweep_once(
     outbox_retention_days: int = DEFAULT_OUTBOX_RETENTION_DAYS,
 ) -> int:
     """Act once on every return whose deadline is due at `now` (default: the current time),
-    then remove expired idempotency keys and settled outbox events.
+    then remove expired idempotency keys and settled outbox events, and fold the statistics
+    deltas into their cells.
 
     Answers how many returns it acted on. A return acted on is not acted on again in the same
     sweep, even if its next deadline is due too. The actions themselves happen at the current
@@ -188,6 +190,7 @@ async def sweep_once(
     await remove_settled_outbox_events(
         sessionmaker, sweep.now, retention_days=outbox_retention_days
     )
+    await fold_statistics(sessionmaker)
     return sweep.acted
 
 
