@@ -230,8 +230,7 @@ def unpinned_tables(statement: ClauseElement, parameters: list[dict[str, Any]]) 
         inline = [row for rows in statement._multi_values for row in rows]
         if inline:
             parameters = [
-                {getattr(name, "key", name): value for name, value in row.items()}
-                for row in inline
+                {getattr(name, "key", name): value for name, value in row.items()} for row in inline
             ]
         written = bool(parameters) and all(
             row.get(column) is not None for row in parameters if column
