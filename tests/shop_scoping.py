@@ -60,6 +60,10 @@ PLATFORM_WIDE: dict[str, str] = {
         "the API names a return by id alone; buyers and the platform cannot say its shop "
         "(a merchant's lookup is pinned to its shop)"
     ),
+    "returns_service.returns.repository.find_return_to_read": (
+        "GET /v1/returns/{id} names a return by id alone, as find_return (a merchant's read "
+        "is pinned to its shop)"
+    ),
     "returns_service.orders.repository.find_order": (
         "order registration and buyers name an order by id alone; registration keeps one "
         "shop per id"

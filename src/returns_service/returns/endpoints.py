@@ -136,8 +136,9 @@ async def get_return(
     return_id: str, caller: CurrentCaller, session: Session, response: Response
 ) -> ReturnOut:
     """Read one return."""
-    row = await reading.read_return(session, caller, return_id)
-    return _answer(response, row)
+    view = await reading.read_return(session, caller, return_id)
+    set_etag(response, view.version)
+    return view
 
 
 @router.get(

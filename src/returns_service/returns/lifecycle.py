@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from returns_service.auth import Caller
@@ -29,7 +30,7 @@ from returns_service.statistics import tracking
 from returns_service.versions import check_version
 
 
-def may_see_return(caller: Caller, row: ReturnRow) -> bool:
+def may_see_return(caller: Caller, row: ReturnRow | Row[Any]) -> bool:
     return caller.role is Role.SYSTEM or caller.can_see_order(row.shop_id, row.buyer_id)
 
 

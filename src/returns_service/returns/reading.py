@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from returns_service.auth import Caller
-from returns_service.models import ReturnRow
+from returns_service.errors import NotFound
 from returns_service.pagination import (
     decode_position,
     decode_sequence,
@@ -13,10 +13,10 @@ from returns_service.pagination import (
     encode_position,
 )
 from returns_service.returns import repository
-from returns_service.returns.lifecycle import load_visible_return
+from returns_service.returns.lifecycle import load_visible_return, may_see_return
 from returns_service.returns.repository import NO_DEADLINE, ReturnFilters
-from returns_service.returns.schemas import ReturnEventPage, ReturnPage
-from returns_service.returns.views import event_view, return_view
+from returns_service.returns.schemas import ReturnEventPage, ReturnOut, ReturnPage
+from returns_service.returns.views import event_view, return_view, return_view_of
 from returns_service.rules.vocabulary import Role
 
 
@@ -69,9 +69,17 @@ async def list_returns(
     return ReturnPage(items=[return_view(row) for row in page], next_cursor=next_cursor)
 
 
-async def read_return(session: AsyncSession, caller: Caller, return_id: str) -> ReturnRow:
-    """The return, if the caller may see it (404 otherwise)."""
-    return await load_visible_return(session, caller, return_id)
+async def read_return(session: AsyncSession, caller: Caller, return_id: str) -> ReturnOut:
+    """The return, if the caller may see it (404 otherwise, as `load_visible_return`)."""
+    found = await repository.find_return_to_read(
+        session,
+        return_id,
+        shop_id=caller.shop_id if caller.role is Role.MERCHANT else None,
+        buyer_id=caller.id if caller.role is Role.BUYER else None,
+    )
+    if found is None or not may_see_return(caller, found[0]):
+        raise NotFound(f"no return {return_id}")
+    return return_view_of(*found)
 
 
 async def list_return_events(

@@ -5,18 +5,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ScalarSelect, Select, Table, func, insert, or_, select, text, tuple_
+from sqlalchemy import (
+    Row,
+    ScalarSelect,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from returns_service.models import OrderRow, ReturnEventRow, ReturnRow, ShopPolicyRow
+from returns_service.models import (
+    OrderRow,
+    ReturnEventRow,
+    ReturnItemRow,
+    ReturnRow,
+    ShopPolicyRow,
+)
 from returns_service.policies import cache as policy_cache
 from returns_service.rules.vocabulary import TERMINAL_STATUSES, ReturnStatus
 
 _TERMINAL = [status.value for status in TERMINAL_STATUSES]
 _EVENTS: Table = ReturnEventRow.__table__  # type: ignore[assignment]
+_RETURNS: Table = ReturnRow.__table__  # type: ignore[assignment]
+_ITEMS: Table = ReturnItemRow.__table__  # type: ignore[assignment]
 
 
 def _policy_version() -> ScalarSelect[int]:
@@ -64,6 +85,78 @@ async def find_return(
     row, policy_version = found
     policy_cache.saw_version(session, row.shop_id, policy_version)
     return row
+
+
+class ItemToRead(NamedTuple):
+    line_id: str
+    quantity: int
+    condition: str
+    unit_price: int
+
+
+def _return_to_read(*narrowed_by: str) -> Select[Any]:
+    """The return (every column) and its items, one row per item, for a plain read.
+
+    Core, not the ORM: a read builds its answer from the rows and nothing else, so it needs
+    no unit of work or identity map. Built once per narrowing, with bound parameters, so
+    that SQLAlchemy computes the statement's cache key once per process, not per request.
+    """
+    items = _ITEMS.c
+    statement = (
+        select(
+            _RETURNS,
+            items.line_id.label("item_line_id"),
+            items.quantity.label("item_quantity"),
+            items.condition.label("item_condition"),
+            items.unit_price.label("item_unit_price"),
+        )
+        .select_from(
+            _RETURNS.outerjoin(
+                _ITEMS,
+                and_(items.shop_id == _RETURNS.c.shop_id, items.return_id == _RETURNS.c.id),
+            )
+        )
+        .where(_RETURNS.c.id == bindparam("return_id"))
+    )
+    for column in narrowed_by:
+        statement = statement.where(_RETURNS.c[column] == bindparam(column))
+    return statement.order_by(_RETURNS.c.shop_id, items.position)
+
+
+_TO_READ = {
+    (False, False): _return_to_read(),
+    (True, False): _return_to_read("shop_id"),
+    (False, True): _return_to_read("buyer_id"),
+    (True, True): _return_to_read("shop_id", "buyer_id"),
+}
+
+
+async def find_return_to_read(
+    session: AsyncSession,
+    return_id: str,
+    *,
+    shop_id: str | None = None,
+    buyer_id: str | None = None,
+) -> tuple[Row[Any], list[ItemToRead]] | None:
+    """The return's row and its items, without locking or loading it into the session;
+    narrowed like `find_return` to what the caller may see. One statement."""
+    parameters = {"return_id": return_id}
+    if shop_id is not None:
+        parameters["shop_id"] = shop_id
+    if buyer_id is not None:
+        parameters["buyer_id"] = buyer_id
+    statement = _TO_READ[(shop_id is not None, buyer_id is not None)]
+    rows = (await session.execute(statement, parameters)).all()
+    if not rows:
+        return None
+    first = rows[0]
+    items = [
+        ItemToRead(row.item_line_id, row.item_quantity, row.item_condition, row.item_unit_price)
+        for row in rows
+        # One return only (ids are unique in practice; keys are per shop).
+        if row.item_line_id is not None and row.shop_id == first.shop_id
+    ]
+    return first, items
 
 
 async def lock_many(

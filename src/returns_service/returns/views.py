@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Row
+
 from returns_service.fields import ReturnAddressOut
-from returns_service.models import ReturnEventRow, ReturnRow
+from returns_service.models import ReturnEventRow, ReturnItemRow, ReturnRow
+from returns_service.returns.repository import ItemToRead
 from returns_service.returns.schemas import (
     ActorOut,
     DeadlineOut,
@@ -29,6 +35,13 @@ from returns_service.rules.vocabulary import (
 
 
 def return_view(row: ReturnRow) -> ReturnOut:
+    return return_view_of(row, row.items)
+
+
+def return_view_of(
+    row: ReturnRow | Row[Any], items: Iterable[ReturnItemRow | ItemToRead]
+) -> ReturnOut:
+    """The return as the API answers it, from its ORM row or a Core row of the same columns."""
     return ReturnOut(
         id=row.id,
         order_id=row.order_id,
@@ -46,7 +59,7 @@ def return_view(row: ReturnRow) -> ReturnOut:
                 condition=Condition(item.condition),
                 unit_price=item.unit_price,
             )
-            for item in row.items
+            for item in items
         ],
         refund_amount=row.refund_amount,
         currency=row.currency,
