@@ -13,6 +13,7 @@ import jwt
 import pytest
 from httpx import Response
 
+from returns_service import auth
 from returns_service.rules.transitions import roles_for
 from returns_service.rules.vocabulary import Action
 from tests.api.problem_checks import assert_problem
@@ -143,6 +144,29 @@ async def test_a_caller_without_a_good_token_is_unauthenticated(
         "/v1/orders/forged-order", headers=scenario.platform.headers
     )
     assert_problem(missing, 404, "not_found")
+
+
+class _TwoMinutesLater(datetime):
+    """The clock PyJWT and the service's token cache read, two minutes ahead."""
+
+    @classmethod
+    def now(cls, tz: Any = None) -> Any:
+        return datetime.now(tz) + timedelta(minutes=2)
+
+
+async def test_a_token_verified_before_is_refused_once_it_has_expired(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = await scenario.open_return()
+    credentials = bearer(token("merchant", scenario.merchant.id, scenario.shop_id, ttl=60))
+    first = await scenario.client.get(f"/v1/returns/{created['id']}", headers=credentials)
+    assert first.status_code == 200, first.text
+
+    monkeypatch.setattr(jwt.api_jwt, "datetime", _TwoMinutesLater)
+    monkeypatch.setattr(auth, "datetime", _TwoMinutesLater)
+    later = await scenario.client.get(f"/v1/returns/{created['id']}", headers=credentials)
+    assert_unauthenticated(later)
+    assert later.json()["detail"] == "the token has expired"
 
 
 async def test_an_unauthenticated_request_is_refused_before_its_body_is_judged(
