@@ -52,6 +52,15 @@ SHAPES = (
         ReturnFilters(shop_id=SHOP, awaiting="merchant"),
         True,
     ),
+    ListShape(
+        "platform queue",
+        "platform",
+        "bench-platform",
+        None,
+        "awaiting=platform&sort=due_at",
+        ReturnFilters(awaiting="platform"),
+        True,
+    ),
 )
 PAGE = 50
 

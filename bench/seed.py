@@ -71,12 +71,23 @@ def seed_returns(
         action = "'review'"
         due = f"now() + interval '{due_in}'"
     else:
+        # One in fifty is in arbitration: the platform's queue (no timer acts for it).
         status = (
-            "(ARRAY['requested','approved','shipped','received','refunded','closed'])[1 + g % 6]"
+            "CASE WHEN g % 50 = 7 THEN 'arbitration' ELSE"
+            " (ARRAY['requested','approved','shipped','received','refunded','closed'])[1 + g % 6]"
+            " END"
         )
-        actor = "(ARRAY['merchant','buyer','merchant','merchant',NULL,NULL])[1 + g % 6]"
-        action = "(ARRAY['review','ship','receive','refund',NULL,NULL])[1 + g % 6]"
-        due = "CASE WHEN g % 6 < 4 THEN now() + (g % 9973) * interval '1 minute' END"
+        actor = (
+            "CASE WHEN g % 50 = 7 THEN NULL ELSE"
+            " (ARRAY['merchant','buyer','merchant','merchant',NULL,NULL])[1 + g % 6] END"
+        )
+        action = (
+            "CASE WHEN g % 50 = 7 THEN NULL ELSE"
+            " (ARRAY['review','ship','receive','refund',NULL,NULL])[1 + g % 6] END"
+        )
+        due = (
+            "CASE WHEN g % 6 < 4 AND g % 50 <> 7 THEN now() + (g % 9973) * interval '1 minute' END"
+        )
     psql(
         f"""
         INSERT INTO orders (shop_id, id, buyer_id, currency, paid_at, shipped_at, delivered_at,

@@ -13,11 +13,15 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from returns_service.models.base import Base, JSONType, UtcDateTime
+
+# Which returns wait on the platform: its timer, or arbitration (which has none).
+PLATFORM_QUEUE = "deadline_actor = 'platform' OR status = 'arbitration'"
 
 
 class ReturnRow(Base):
@@ -33,6 +37,15 @@ class ReturnRow(Base):
         # Keyset walks for the merchant's list by state and the work queue (revision 0007).
         Index("ix_returns_shop_status_created", "shop_id", "status", "created_at", "id"),
         Index("ix_returns_shop_actor_due", "shop_id", "deadline_actor", "deadline_due_at", "id"),
+        # The platform's work queue across shops, most urgent first (revision 0019): only the
+        # returns waiting on the platform are in it.
+        Index(
+            "ix_returns_platform_queue",
+            "deadline_due_at",
+            "id",
+            postgresql_where=text(PLATFORM_QUEUE),
+            sqlite_where=text(PLATFORM_QUEUE),
+        ),
     )
 
     shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)

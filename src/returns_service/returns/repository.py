@@ -16,6 +16,7 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    literal,
     or_,
     select,
     text,
@@ -32,7 +33,7 @@ from returns_service.models import (
     ShopPolicyRow,
 )
 from returns_service.policies import cache as policy_cache
-from returns_service.rules.vocabulary import TERMINAL_STATUSES, ReturnStatus
+from returns_service.rules.vocabulary import TERMINAL_STATUSES, ReturnStatus, Role
 
 _TERMINAL = [status.value for status in TERMINAL_STATUSES]
 _EVENTS: Table = ReturnEventRow.__table__  # type: ignore[assignment]
@@ -321,13 +322,21 @@ def _conditions(filters: ReturnFilters) -> list[Any]:
         conditions.append(ReturnRow.created_at >= filters.created_from)
     if filters.created_to is not None:
         conditions.append(ReturnRow.created_at < filters.created_to)
-    if filters.awaiting is not None:
-        awaiting = ReturnRow.deadline_actor == filters.awaiting
-        if filters.awaiting == "platform":
-            # Arbitration waits on the platform with no timer to act for it.
-            awaiting = or_(awaiting, ReturnRow.status == ReturnStatus.ARBITRATION.value)
-        conditions.append(awaiting)
+    if filters.awaiting == "platform":
+        conditions.append(AWAITING_PLATFORM)
+    elif filters.awaiting is not None:
+        conditions.append(ReturnRow.deadline_actor == filters.awaiting)
     return conditions
+
+
+# What the platform's work queue holds: returns whose timer the platform owns, and
+# arbitration, which waits on the platform with no timer to act for it. Written with its
+# values inline, as the partial index `ix_returns_platform_queue` is, so PostgreSQL can prove
+# the index covers the query whatever plan it caches.
+AWAITING_PLATFORM = or_(
+    ReturnRow.deadline_actor == literal(Role.PLATFORM.value, literal_execute=True),
+    ReturnRow.status == literal(ReturnStatus.ARBITRATION.value, literal_execute=True),
+)
 
 
 # Returns with no deadline sort after every dated one; this stands in for "never".
@@ -355,15 +364,21 @@ def list_statement(
         if after is not None:
             statement = statement.where(tuple_(ReturnRow.created_at, ReturnRow.id) < after)
         return statement.order_by(ReturnRow.created_at.desc(), ReturnRow.id.desc()).limit(limit)
-    has_deadline = filters.awaiting is not None and filters.awaiting != "platform"
-    due: Any = (
-        ReturnRow.deadline_due_at
-        if has_deadline
-        else func.coalesce(ReturnRow.deadline_due_at, NO_DEADLINE)
-    )
+    due, ident = ReturnRow.deadline_due_at, ReturnRow.id
+    if filters.awaiting is not None and filters.awaiting != Role.PLATFORM.value:
+        # The merchant's or buyer's timer is always dated.
+        if after is not None:
+            statement = statement.where(tuple_(due, ident) > after)
+        return statement.order_by(due, ident).limit(limit)
     if after is not None:
-        statement = statement.where(tuple_(due, ReturnRow.id) > after)
-    return statement.order_by(due, ReturnRow.id).limit(limit)
+        after_due, after_id = after
+        if after_due == NO_DEADLINE:  # past every dated one: the undated, by id
+            statement = statement.where(due.is_(None), ident > after_id)
+        else:
+            statement = statement.where(or_(tuple_(due, ident) > after, due.is_(None)))
+    # Undated returns last (NULLS LAST is PostgreSQL's ascending order already): the column
+    # itself, so (…, deadline_due_at, id) indexes walk it in order.
+    return statement.order_by(due.asc().nulls_last(), ident).limit(limit)
 
 
 async def list_returns(
