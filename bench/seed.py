@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from bench.pg import psql
+from returns_service.rules.sampling import POSTGRESQL_BUYER_BUCKET
 
 SHOP = "bench-shop"
 ADDRESS = {
@@ -63,6 +64,25 @@ def seed_returns(
         == "1"
     )
     seq_column, seq_value = (", last_event_seq", ", 1") if has_seq else ("", "")
+    # Before revision 0017 orders and returns did not keep their buyer's bucket.
+    has_bucket = (
+        psql(
+            "SELECT count(*) FROM information_schema.columns"
+            " WHERE table_name = 'orders' AND column_name = 'buyer_bucket'",
+            database,
+        ).strip()
+        == "1"
+    )
+    buyer = f"'bench-buyer-' || (g % {buyers})"
+    bucket_column, order_bucket, return_bucket = (
+        (
+            ", buyer_bucket",
+            ", " + POSTGRESQL_BUYER_BUCKET.format(column="'bench-buyer-0'"),
+            ", " + POSTGRESQL_BUYER_BUCKET.format(column=buyer),
+        )
+        if has_bucket
+        else ("", "", "")
+    )
     shop = f"CASE WHEN g % {shops} = 0 THEN '{SHOP}' ELSE '{SHOP}-' || (g % {shops}) END"
     order = f"'bo-{prefix}' || (g / 100)"
     if requested_only:
@@ -92,9 +112,10 @@ def seed_returns(
         f"""
         INSERT INTO orders (shop_id, id, buyer_id, currency, paid_at, shipped_at, delivered_at,
             shipping_fee, shipping_insurance, buyer_region, carrier, tracking_number,
-            created_at, updated_at)
+            created_at, updated_at{bucket_column})
         SELECT DISTINCT ON (({shop}), ({order})) {shop}, {order}, 'bench-buyer-0', 'CNY',
             now() - interval '3 days', NULL, NULL, 0, false, NULL, NULL, NULL, now(), now()
+            {order_bucket}
         FROM generate_series({first}, {last}) g
         ON CONFLICT DO NOTHING;
         INSERT INTO order_lines (shop_id, order_id, line_id, position, sku, title, category,
@@ -110,12 +131,12 @@ def seed_returns(
             shipment_delivered_at, receive_extensions, replacement_carrier,
             replacement_tracking_number, replacement_shipped_at, refunded_amount,
             refund_reference, refunded_at, deadline_action, deadline_actor, deadline_due_at,
-            created_at, updated_at{seq_column})
-        SELECT {shop}, '{prefix}' || g, {order}, 'bench-buyer-' || (g % {buyers}),
+            created_at, updated_at{seq_column}{bucket_column})
+        SELECT {shop}, '{prefix}' || g, {order}, {buyer},
             'return_refund', 'quality_defect', 'merchant', {status}, 1, 'CNY', 9900, '[]',
             'merchant', false, NULL, '[]', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
             NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, {action}, {actor}, {due},
-            now() - (({last} - g) * interval '1 second'), now(){seq_value}
+            now() - (({last} - g) * interval '1 second'), now(){seq_value}{return_bucket}
         FROM generate_series({first}, {last}) g;
         INSERT INTO return_items (shop_id, return_id, line_id, position, quantity, condition,
             unit_price)

@@ -23,6 +23,7 @@ import time
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from datetime import time as day_start
+from typing import Any
 
 import asyncpg
 from httpx import ASGITransport, AsyncClient
@@ -32,6 +33,8 @@ from tests.api.scenario import TEST_JWT_SECRET, Party
 from returns_service.app import create_app
 from returns_service.config import Settings
 from returns_service.migrations import upgrade_to_head
+from returns_service.rules.sampling import POSTGRESQL_BUYER_BUCKET, buckets_to_sample
+from returns_service.rules.statistics import repurchase_impact
 from returns_service.statistics.repository import count_repurchases
 
 SIZES = (10_000, 1_000_000)
@@ -47,13 +50,14 @@ SELECT i,
        now() - make_interval(secs => 3 * 86400 + ((i::bigint * 7919) % (400 * 86400))) AS paid_at
 FROM generate_series(1, $1::int) AS i;
 
-INSERT INTO orders (shop_id, id, buyer_id, currency, paid_at, shipped_at, delivered_at,
-                    shipping_fee, shipping_insurance, buyer_region, carrier, tracking_number,
-                    created_at, updated_at)
-SELECT shop_id, 'o' || (2 * i - k), 'b' || (((2 * i - k)::bigint * 104729) % ($1 / 2 + 1)),
+INSERT INTO orders (shop_id, id, buyer_id, buyer_bucket, currency, paid_at, shipped_at,
+                    delivered_at, shipping_fee, shipping_insurance, buyer_region, carrier,
+                    tracking_number, created_at, updated_at)
+SELECT shop_id, 'o' || (2 * i - k), buyer, BUYER_BUCKET,
        'CNY', paid_at + make_interval(days => k * 20), NULL, paid_at + interval '1 day', 0,
        false, 'R' || (i % 31), NULL, NULL, paid_at, paid_at
-FROM bench_returns, (VALUES (0), (1)) AS copies(k);
+FROM bench_returns, (VALUES (0), (1)) AS copies(k),
+     LATERAL (SELECT 'b' || (((2 * i - k)::bigint * 104729) % ($1 / 2 + 1)) AS buyer) AS b;
 
 INSERT INTO order_lines (shop_id, order_id, line_id, position, sku, title, category,
                          unit_price, quantity, attributes)
@@ -61,11 +65,12 @@ SELECT o.shop_id, o.id, 'l1', 0, 'SKU-' || (h % 2000), 'goods', 'C' || (h % 20),
        1 + h % 3, '{}'::jsonb
 FROM orders o, LATERAL (SELECT abs(hashtext(o.id)) AS h) AS hashed;
 
-INSERT INTO returns (shop_id, id, order_id, buyer_id, type, reason, fault, status, version,
+INSERT INTO returns (shop_id, id, order_id, buyer_id, buyer_bucket, type, reason, fault,
+                     status, version,
                      currency, refund_amount, deductions, return_shipping_paid_by,
                      buyer_flagged, evidence, receive_extensions, refunded_amount,
                      refunded_at, created_at, updated_at)
-SELECT r.shop_id, 'r' || r.i, o.id, o.buyer_id, 'return_refund',
+SELECT r.shop_id, 'r' || r.i, o.id, o.buyer_id, o.buyer_bucket, 'return_refund',
        (ARRAY['no_reason','size_mismatch','quality_defect','not_as_described',
               'wrong_item','missing_item','damaged_in_transit','not_received'])[1 + r.i % 8],
        'buyer',
@@ -228,7 +233,11 @@ async def seed(url: str, returns: int) -> float:
                     await connection.execute(f'DROP INDEX "{name}"')
             for statement in SEED_BASE.split(";\n\n"):
                 if statement.strip():
-                    await connection.execute(statement.replace("$1", str(returns)))
+                    await connection.execute(
+                        statement.replace("$1", str(returns)).replace(
+                            "BUYER_BUCKET", POSTGRESQL_BUYER_BUCKET.format(column="buyer")
+                        )
+                    )
             for table in SEEDED_TABLES:
                 await connection.execute(f"ANALYZE {table}")
             for kind, _, definition in secondary:
@@ -263,7 +272,13 @@ def questions() -> dict[str, dict[str, str]]:
     return asked
 
 
-async def measure(urls: dict[int, str], requests: int) -> dict[int, dict[str, list[float]]]:
+# (size, window days, buckets sampled or None, impact as answered, exact impact, exact seconds)
+Impact = tuple[int, int, int | None, float | None, float | None, float]
+
+
+async def measure(
+    urls: dict[int, str], requests: int
+) -> tuple[dict[int, dict[str, list[float]]], list[Impact]]:
     """Milliseconds of each question at each size, one caller at a time, the sizes taking
     turns request by request so that whatever else loads the machine weighs on both alike."""
     merchant = Party("merchant", "bench-merchant", BIG)
@@ -281,6 +296,7 @@ async def measure(urls: dict[int, str], requests: int) -> dict[int, dict[str, li
         for size, url in urls.items()
     }
     samples: dict[int, dict[str, list[float]]] = {size: {} for size in urls}
+    impacts: list[Impact] = []
     async with AsyncExitStack() as stack:
         clients = {}
         for size, app in apps.items():
@@ -299,21 +315,45 @@ async def measure(urls: dict[int, str], requests: int) -> dict[int, dict[str, li
                     assert response.status_code == 200, response.text
                     if index >= WARM_UP:  # the first few warm the caches and the pool
                         samples[size].setdefault(name, []).append(elapsed)
-        # The one figure read from the rows, on its own: how much of the above it is.
+        # The one figure read from the rows, on its own: how much of the above it is, over
+        # the sample of buyers the service reads (all of them up to its threshold).
         for days in WINDOWS:
             params = questions()[f"{days}d"]
             start, end = (datetime.fromisoformat(params[key]) for key in ("from", "to"))
+            buckets = {
+                size: await _sampled_buckets(client, params, merchant, apps[size])
+                for size, client in clients.items()
+            }
             for index in range(requests + WARM_UP):
                 for size, app in apps.items():
                     async with app.state.sessionmaker() as session:
                         started = time.perf_counter()
-                        await count_repurchases(session, BIG, start, end)
+                        await count_repurchases(session, BIG, start, end, buckets[size])
                         elapsed = (time.perf_counter() - started) * 1000
                     if index >= WARM_UP:
                         samples[size].setdefault(f"{days}d repurchase SQL alone", []).append(
                             elapsed
                         )
-    return samples
+            # What the sample costs in precision: the exact figure once, beside the answer's.
+            for size, app in apps.items():
+                async with app.state.sessionmaker() as session:
+                    started = time.perf_counter()
+                    exact = repurchase_impact(await count_repurchases(session, BIG, start, end))
+                    elapsed = time.perf_counter() - started
+                    sampled = repurchase_impact(
+                        await count_repurchases(session, BIG, start, end, buckets[size])
+                    )
+                impacts.append((size, days, buckets[size], sampled, exact, elapsed))
+    return samples, impacts
+
+
+async def _sampled_buckets(
+    client: AsyncClient, params: dict[str, str], merchant: Party, app: Any
+) -> int | None:
+    """The buckets the service samples for this window (None: every buyer)."""
+    response = await client.get("/v1/statistics", params=params, headers=merchant.headers)
+    orders = int(response.json()["orders"])
+    return buckets_to_sample(orders, app.state.settings.repurchase_sample_orders)
 
 
 def percentile(values: list[float], percent: int) -> float:
@@ -345,7 +385,7 @@ def main() -> int:
         print(
             f"{size} returns ({size // 5} in the big shop): seeded in {seconds:.0f} s", flush=True
         )
-    samples = asyncio.run(measure(urls, args.requests))
+    samples, impacts = asyncio.run(measure(urls, args.requests))
     small, large = min(samples), max(samples)
     met = True
     print(f"GET /v1/statistics of the big shop, {args.requests} requests at each size:")
@@ -362,7 +402,18 @@ def main() -> int:
             f"{percentile(b, 50):9.1f} {percentile(b, 99):8.1f}  {ratio:5.2f} "
             f"{verdict if judged else '(not judged)'}"
         )
+    print("Repurchase impact as answered (sampled beyond the threshold) and exact:")
+    for size, days, buckets, sampled, exact, seconds in impacts:
+        read = "every buyer" if buckets is None else f"buckets 0-{buckets - 1} of 1024"
+        print(
+            f"  {size:>9} returns, {days:>3}d: {_figure(sampled)} over {read}; exact "
+            f"{_figure(exact)} (counted in {seconds:.1f} s)"
+        )
     return 0 if met else 1
+
+
+def _figure(value: float | None) -> str:
+    return "null" if value is None else f"{value:.4f}"
 
 
 if __name__ == "__main__":

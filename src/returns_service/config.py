@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     # are refused when subscribed, and the relay refuses to connect to a host that resolves to
     # one. True only for tests and local development against a receiver on 127.0.0.1.
     webhook_allow_private_targets: bool = False
+    # Repurchase impact is counted over every buyer of a window while the window holds at most
+    # this many orders; beyond, over a stable sample of buyers (rules.sampling) holding about
+    # this many, and the answer says "approximate": its cost stays bounded however big the shop.
+    repurchase_sample_orders: int = Field(default=4000, ge=1)
     log_level: str = "INFO"
     # Worker processes of `returns-service serve`; unset: one per CPU.
     workers: int | None = Field(default=None, ge=1)

@@ -140,6 +140,15 @@ def percentiles(values: list[int]) -> tuple[int | None, int | None]:
     return nearest_rank(values, 50), nearest_rank(values, 90)
 
 
+def repurchase_counts(
+    orders: list[OrderRow], returns: list[ReturnRow], start: datetime, end: datetime
+) -> RepurchaseCounts:
+    """The counts behind repurchase impact, over the buyers these rows are of."""
+    paid = [o for o in orders if o.paid_at is not None and start <= o.paid_at < end]
+    applied = [r for r in returns if start <= r.created_at < end]
+    return _repurchases(orders, returns, paid, applied)
+
+
 def _repurchases(
     orders: list[OrderRow], returns: list[ReturnRow], paid: list[OrderRow], applied: list[ReturnRow]
 ) -> RepurchaseCounts:

@@ -14,6 +14,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from returns_service.models import OrderLineRow, OrderRow
+from returns_service.rules.sampling import buyer_bucket
 from tests.api.conftest import test_settings as settings_for
 from tests.api.live_server import serve
 from tests.api.scenario import ADDRESS, Scenario, order_body, unique
@@ -97,6 +98,7 @@ async def register_behind_the_apis_back(
                     shop_id=shop_id,
                     id=order_id,
                     buyer_id="someone-else",
+                    buyer_bucket=buyer_bucket("someone-else"),
                     currency="CNY",
                     paid_at=now,
                     shipped_at=now,

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    SmallInteger,
     String,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -26,11 +27,15 @@ class OrderRow(Base):
         # Statistics: orders paid in a window, and each buyer's orders in time.
         Index("ix_orders_shop_paid", "shop_id", "paid_at", "buyer_id"),
         Index("ix_orders_shop_buyer_paid", "shop_id", "buyer_id", "paid_at"),
+        # Repurchase impact over a sample of buyers: a window's orders bucket by bucket.
+        Index("ix_orders_shop_bucket_paid", "shop_id", "buyer_bucket", "paid_at", "buyer_id"),
     )
 
     shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     buyer_id: Mapped[str] = mapped_column(String(64), index=True)
+    # rules.sampling.buyer_bucket(buyer_id): which sample of buyers the buyer belongs to.
+    buyer_bucket: Mapped[int] = mapped_column(SmallInteger)
     currency: Mapped[str] = mapped_column(String(3))
     paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     shipped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

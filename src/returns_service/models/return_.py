@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     text,
@@ -46,12 +47,18 @@ class ReturnRow(Base):
             postgresql_where=text(PLATFORM_QUEUE),
             sqlite_where=text(PLATFORM_QUEUE),
         ),
+        # Repurchase impact over a sample of buyers (revision 0017).
+        Index(
+            "ix_returns_shop_bucket_created", "shop_id", "buyer_bucket", "created_at", "buyer_id"
+        ),
     )
 
     shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     order_id: Mapped[str] = mapped_column(String(64))
     buyer_id: Mapped[str] = mapped_column(String(64))
+    # rules.sampling.buyer_bucket(buyer_id), as on the order.
+    buyer_bucket: Mapped[int] = mapped_column(SmallInteger)
     type: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(String(32))
     fault: Mapped[str] = mapped_column(String(16))

@@ -15,6 +15,7 @@ from returns_service.orders import repository
 from returns_service.orders.schemas import OrderIn, OrderLineOut, OrderOut
 from returns_service.rules.facts import Order, OrderLine
 from returns_service.rules.parcels import tracking_key
+from returns_service.rules.sampling import buyer_bucket
 from returns_service.rules.vocabulary import Role
 from returns_service.statistics import tracking
 
@@ -185,6 +186,7 @@ async def register_order(
             session, row.shop_id, order_id, regroups_returns=region_changes
         )
     row.buyer_id = body.buyer_id
+    row.buyer_bucket = buyer_bucket(body.buyer_id)
     row.currency = body.currency
     row.paid_at = body.paid_at
     row.shipped_at = body.shipped_at

@@ -29,6 +29,7 @@ from returns_service.rules.facts import (
     Violation,
 )
 from returns_service.rules.money import quote_refund
+from returns_service.rules.sampling import buyer_bucket
 from returns_service.rules.standing import is_frequent_returner
 from returns_service.rules.vocabulary import EventType, ReturnStatus, Role
 from returns_service.statistics import tracking
@@ -111,6 +112,7 @@ async def apply_for_return(
         id=return_id,
         order_id=order.id,
         buyer_id=order.buyer_id,
+        buyer_bucket=buyer_bucket(order.buyer_id),
         type=body.type.value,
         reason=body.reason.value,
         fault=quote.fault.value,

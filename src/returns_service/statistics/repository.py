@@ -435,18 +435,33 @@ def _as_date(value: Any) -> date:
 
 
 async def count_repurchases(
-    session: AsyncSession, shop_id: str | None, start: datetime, end: datetime
+    session: AsyncSession,
+    shop_id: str | None,
+    start: datetime,
+    end: datetime,
+    sampled_buckets: int | None = None,
 ) -> RepurchaseCounts:
     """Per buyer (of a shop) with an order paid in [start, end): whether they paid a later
     order after their first order in the window, whether they applied for a return in the
     window, and whether they paid an order after their first such return.
 
-    Costs one pass over the window's orders and returns (index ranges) and one index probe
-    per buyer for their last order: it grows with the buyers of the window.
+    `sampled_buckets` b: only the buyers of buckets 0 … b - 1 (rules.sampling), read bucket
+    by bucket through (shop_id, buyer_bucket, paid_at) and (shop_id, buyer_bucket,
+    created_at); None: every buyer. Costs one pass over those buyers' orders and returns of
+    the window (index ranges) and one index probe per buyer for their last order: it grows
+    with the buyers read, so the caller samples a large window. Over every shop (shop_id
+    None) no index leads with the time or the bucket: every shop's orders and returns are
+    scanned, and only the probes are fewer when sampled.
     """
+    orders_of_window = orders_paid(shop_id, start, end)
+    returns_of_window = returns_applied(shop_id, start, end)
+    if sampled_buckets is not None:
+        buckets = list(range(sampled_buckets))
+        orders_of_window = and_(orders_of_window, OrderRow.buyer_bucket.in_(buckets))
+        returns_of_window = and_(returns_of_window, ReturnRow.buyer_bucket.in_(buckets))
     buyers = (
         select(OrderRow.shop_id, OrderRow.buyer_id, func.min(OrderRow.paid_at).label("first_paid"))
-        .where(orders_paid(shop_id, start, end))
+        .where(orders_of_window)
         .group_by(OrderRow.shop_id, OrderRow.buyer_id)
         .subquery()
     )
@@ -456,7 +471,7 @@ async def count_repurchases(
             ReturnRow.buyer_id,
             func.min(ReturnRow.created_at).label("first_return"),
         )
-        .where(returns_applied(shop_id, start, end))
+        .where(returns_of_window)
         .group_by(ReturnRow.shop_id, ReturnRow.buyer_id)
         .subquery()
     )

@@ -73,9 +73,14 @@ class Statistics(BaseModel):
     processing_time: Durations
     first_response: FirstResponse
     approximate: bool = Field(
-        description="Some percentile above was read from histograms (within 5% of the exact one)"
+        description="Some figure is approximate: a percentile read from histograms (within 5% "
+        "of the exact one), or repurchase_impact counted over a stable sample of the buyers "
+        "(a window with more orders than the service counts buyer by buyer)"
     )
     reasons: list[ReasonShare]
     automatic_actions: int
-    repurchase_impact: float | None
+    repurchase_impact: float | None = Field(
+        description="Returning buyers' repurchase rate over everyone's; over a large window, "
+        "counted over a stable uniform sample of the buyers (then `approximate` is true)"
+    )
     groups: list[Group]

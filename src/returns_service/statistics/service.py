@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from returns_service.auth import Caller
 from returns_service.errors import NotFound, ValidationFailed
 from returns_service.models.base import utcnow
+from returns_service.rules import sampling
 from returns_service.rules import statistics as arithmetic
 from returns_service.rules.vocabulary import ReturnStatus, Role
 from returns_service.statistics import repository
@@ -103,7 +104,11 @@ async def read_statistics(
     start: datetime | None,
     end: datetime | None,
     group_by: GroupBy | None,
+    *,
+    repurchase_sample_orders: int,
 ) -> Statistics:
+    """`repurchase_sample_orders`: beyond this many orders in the window, repurchase impact is
+    counted over a sample of buyers (Settings.repurchase_sample_orders)."""
     shop = shop_of(caller, shop_id)
     window = window_of(start, end)
     dimensions = [Dimension.ALL, Dimension.REASON]
@@ -114,8 +119,16 @@ async def read_statistics(
     for (day, dimension, key, metric), value in sums.items():
         if day is None:
             totals[(dimension, key, metric)] += value
-    repurchases = await repository.count_repurchases(session, shop, window.start, window.end)
-    return _answer(shop, window, totals, sums, group_by, repurchases)
+    # The window's orders are in the cells already: they say whether to sample, and how much.
+    sampled = sampling.buckets_to_sample(
+        totals[(Dimension.ALL, "", Metric.ORDERS)], repurchase_sample_orders
+    )
+    repurchases = await repository.count_repurchases(
+        session, shop, window.start, window.end, sampled
+    )
+    return _answer(
+        shop, window, totals, sums, group_by, repurchases, repurchase_sampled=sampled is not None
+    )
 
 
 # What a group of the day has; the rest of a day's cells (histograms, states) stay unread.
@@ -184,6 +197,8 @@ def _answer(
     sums: Sums,
     group_by: GroupBy | None,
     repurchases: arithmetic.RepurchaseCounts,
+    *,
+    repurchase_sampled: bool,
 ) -> Statistics:
     def whole(metric: str) -> int:
         return totals[(Dimension.ALL, "", metric)]
@@ -229,7 +244,7 @@ def _answer(
             **_durations(response).model_dump(),
             within_2h_share=arithmetic.rate(whole(Metric.FIRST_RESPONSE_WITHIN_TARGET), answered),
         ),
-        approximate=bool(processing) or bool(response),
+        approximate=bool(processing) or bool(response) or repurchase_sampled,
         reasons=[
             ReasonShare(reason=share.name, count=share.count, share=share.share)
             for share in arithmetic.shares(reasons)
