@@ -17,7 +17,7 @@ from returns_service.policies.service import policy_for_shop
 from returns_service.returns import repository
 from returns_service.returns.timeline import record_event
 from returns_service.rules.deadlines import deadline_on_entering, receive_deadline
-from returns_service.rules.facts import Deadline
+from returns_service.rules.facts import Deadline, ReturnPolicy
 from returns_service.rules.transitions import (
     RoleRefused,
     Transition,
@@ -113,6 +113,24 @@ async def start_receive_deadline(
     set_deadline(row, receive_deadline(policy, delivered_at, row.receive_extensions))
 
 
+def enter(row: ReturnRow, target: ReturnStatus, policy: ReturnPolicy | None, now: datetime) -> None:
+    """Put the return in `target` at `now`: a new version, and (when the state changes) the
+    deadline the state starts under `policy`. No statement: `move` and the sweep's batches
+    write it."""
+    source = ReturnStatus(row.status)
+    row.status = target.value
+    row.version += 1
+    row.updated_at = now
+    if target is not source:
+        assert policy is not None, "a new state's deadline comes from the shop policy"
+        set_deadline(
+            row,
+            deadline_on_entering(
+                target, ReturnType(row.type), policy, now, keep_goods=row.keep_goods
+            ),
+        )
+
+
 async def move(
     session: AsyncSession,
     row: ReturnRow,
@@ -134,17 +152,8 @@ async def move(
     transition = transition or transition_of(row, action, actor)
     target = transition.target
     await tracking.before_return_change(session, row, entering=target)
-    row.status = target.value
-    row.version += 1
-    row.updated_at = now
-    if target is not source:
-        policy = await policy_for_shop(session, row.shop_id)
-        set_deadline(
-            row,
-            deadline_on_entering(
-                target, ReturnType(row.type), policy, now, keep_goods=row.keep_goods
-            ),
-        )
+    policy = await policy_for_shop(session, row.shop_id) if target is not source else None
+    enter(row, target, policy, now)
     await record_event(
         session,
         row,

@@ -153,13 +153,19 @@ async def _decline(
     data: dict[str, Any],
     transition: Transition | None = None,
 ) -> None:
-    stored, _ = _standing_offer(row)
-    row.offer = {**stored, "outcome": outcome}
     await move(
         session,
         row,
         Action.DECLINE_OFFER,
         actor,
         transition=transition,
-        data={**data, "number": stored["number"], "outcome": outcome},
+        data=end_offer(row, outcome, data),
     )
+
+
+def end_offer(row: ReturnRow, outcome: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Mark the standing offer declined or lapsed; answer the data of the event that says so.
+    No statement: `_decline` and the sweep's batches (a lapse, LAPSED) write it."""
+    stored, _ = _standing_offer(row)
+    row.offer = {**stored, "outcome": outcome}
+    return {**data, "number": stored["number"], "outcome": outcome}

@@ -440,10 +440,14 @@ async def claim_due_of_shop(
     now: datetime,
     *,
     changed_before: datetime,
+    reload: bool = False,
 ) -> list[ReturnRow]:
     """Lock and load (with items) those of these returns of one shop whose deadline is due at
     `now`, that no one changed since `changed_before` and no one else holds (PostgreSQL:
-    `SKIP LOCKED`; SQLite: one writer anyway). One statement, pinned to the shop."""
+    `SKIP LOCKED`; SQLite: one writer anyway). One statement, pinned to the shop.
+
+    `reload`: the returns are in the session already and what it holds of them is to be
+    replaced by what the database holds (a batch of changes to them was rolled back)."""
     statement = (
         select(ReturnRow, _policy_version())
         .where(
@@ -457,6 +461,8 @@ async def claim_due_of_shop(
         .options(selectinload(ReturnRow.items))  # the outbox event carries the whole return
         .with_for_update(of=ReturnRow, skip_locked=True)
     )
+    if reload:
+        statement = statement.execution_options(populate_existing=True)
     rows: list[ReturnRow] = []
     for row, policy_version in await session.execute(statement):
         policy_cache.saw_version(session, row.shop_id, policy_version)

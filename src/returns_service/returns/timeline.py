@@ -15,7 +15,7 @@ from returns_service.models.base import utcnow
 from returns_service.orders import repository as orders_repository
 from returns_service.outbox import repository as outbox_repository
 from returns_service.returns import repository
-from returns_service.returns.views import event_view, return_view
+from returns_service.returns.views import new_event_view, return_view
 from returns_service.rules.inspection import UnitOutcome, restocked
 from returns_service.rules.vocabulary import (
     Disposition,
@@ -47,10 +47,37 @@ async def record_event(
     if actor.role in (Role.MERCHANT, Role.PLATFORM):
         # Perhaps the first response to the return: statistics note it as it was before.
         await tracking.before_return_change(session, row)
+    values = next_event(
+        row, timeline_type, actor, from_status=from_status, to_status=to_status, data=data
+    )
+    await repository.add_event(session, values)
+    event = ReturnEventRow(**values)  # not added to the session: written above already
+    # The outbox row rides the same commit: subscribers hear of exactly what was committed.
+    await outbox_repository.add_event(
+        session, **outbox_event(row, values, event_type, await _news(session, row, event_type))
+    )
+    # The row's own changes too, now: later statements of the transaction (the refunds of an
+    # order, summed in SQL) must see them.
+    await session.flush()
+    return event
+
+
+def next_event(
+    row: ReturnRow,
+    timeline_type: str,
+    actor: Caller,
+    *,
+    from_status: str | None,
+    to_status: str | None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The return's next timeline event, as the values of its row; the return now counts it
+    as its last, and keeps what statistics read of it. No statement: `record_event` and the
+    sweep's batches write it."""
     at = utcnow()
     note_what_the_event_tells(row, actor.role, from_status, to_status, at)
     row.last_event_seq += 1
-    values: dict[str, Any] = {
+    return {
         "shop_id": row.shop_id,
         "return_id": row.id,
         "seq": row.last_event_seq,
@@ -62,14 +89,6 @@ async def record_event(
         "data": data or {},
         "at": at,
     }
-    await repository.add_event(session, values)
-    event = ReturnEventRow(**values)  # not added to the session: written above already
-    # The outbox row rides the same commit: subscribers hear of exactly what was committed.
-    await _publish(session, row, event, event_type)
-    # The row's own changes too, now: later statements of the transaction (the refunds of an
-    # order, summed in SQL) must see them.
-    await session.flush()
-    return event
 
 
 def note_what_the_event_tells(
@@ -90,45 +109,57 @@ def note_what_the_event_tells(
         row.first_response_at = at
 
 
-async def _publish(
-    session: AsyncSession, row: ReturnRow, event: ReturnEventRow, event_type: EventType
-) -> None:
-    """Tell subscribers what happened: the return as the change left it, and the event.
+def outbox_event(
+    row: ReturnRow,
+    event: dict[str, Any],
+    event_type: EventType,
+    news: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Tell subscribers what happened: the return as the change left it, the event (its row's
+    values, `next_event`), and what else the event type carries (`news`: restock, refund).
+    The outbox row's values.
 
     Goods restocked at inspection go back to stock (`restock`: sku, attributes, quantity);
     a refund says how much went back, where, under which stable reference (`refund`).
     """
-    event_json = event_view(event).model_dump(mode="json")
+    event_json = new_event_view(event).model_dump(mode="json")
     data: dict[str, Any] = {
         "return": return_view(row).model_dump(mode="json"),
         "event": event_json,
+        **(news or {}),
     }
-    if event_type is EventType.RECEIVED and (
-        row.inspection == Inspection.PASSED.value or row.dispositions
-    ):
-        data["restock"] = await _restock(session, row)
-    if event_type is EventType.REFUNDED and row.refunded_amount is not None:
-        data["refund"] = {
-            "amount": row.refunded_amount,
-            "currency": row.currency,
-            "reference": row.refund_reference,
-            "method": "original_payment",
-        }
     outbox_id = str(uuid.uuid4())
-    await outbox_repository.add_event(
-        session,
-        shop_id=row.shop_id,
-        event_id=outbox_id,
-        event_type=event_type.value,
-        return_id=row.id,
-        payload={
+    return {
+        "shop_id": row.shop_id,
+        "event_id": outbox_id,
+        "event_type": event_type.value,
+        "return_id": row.id,
+        "payload": {
             "type": event_type.value,
             "id": outbox_id,
             "occurred_at": event_json["at"],
             "data": data,
         },
-        created_at=event.at,
-    )
+        "created_at": event["at"],
+    }
+
+
+async def _news(session: AsyncSession, row: ReturnRow, event_type: EventType) -> dict[str, Any]:
+    """What an event of this type tells beyond the return and the event: the goods going
+    back to stock when received, the money when refunded."""
+    news: dict[str, Any] = {}
+    if event_type is EventType.RECEIVED and (
+        row.inspection == Inspection.PASSED.value or row.dispositions
+    ):
+        news["restock"] = await _restock(session, row)
+    if event_type is EventType.REFUNDED and row.refunded_amount is not None:
+        news["refund"] = {
+            "amount": row.refunded_amount,
+            "currency": row.currency,
+            "reference": row.refund_reference,
+            "method": "original_payment",
+        }
+    return news
 
 
 async def _restock(session: AsyncSession, row: ReturnRow) -> list[dict[str, Any]]:

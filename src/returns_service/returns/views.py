@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Row
@@ -139,4 +139,19 @@ def event_view(row: ReturnEventRow) -> ReturnEventOut:
         actor=ActorOut(role=row.actor_role, id=row.actor_id),
         data=row.data,
         at=row.at,
+    )
+
+
+def new_event_view(values: Mapping[str, Any]) -> ReturnEventOut:
+    """The view of an event from the values its row is inserted with (`timeline.next_event`):
+    the same as `event_view` of that row, without building the row."""
+    from_status, to_status = values["from_status"], values["to_status"]
+    return ReturnEventOut(
+        seq=values["seq"],
+        type=values["type"],
+        from_status=ReturnStatus(from_status) if from_status else None,
+        to_status=ReturnStatus(to_status) if to_status else None,
+        actor=ActorOut(role=values["actor_role"], id=values["actor_id"]),
+        data=values["data"],
+        at=values["at"],
     )

@@ -5,10 +5,16 @@ every shop), and claims them shop by shop in batches, each batch in one short tr
 the claim locks the batch's returns in one statement pinned to its shop (PostgreSQL: `FOR
 UPDATE SKIP LOCKED`, so rows another sweeper or an API request holds are left to it and
 sweepers side by side take different rows; SQLite: BEGIN IMMEDIATE queues every writer), and
-re-checks under the lock that each is still due and unchanged since the sweep began. Each is
-then acted on under a SAVEPOINT of its own, so one that the rules refuse or the database
-rejects is rolled back alone and the rest of the batch still commits. A few batches run at
-once, so the database's round trips overlap with Python's work.
+re-checks under the lock that each is still due and unchanged since the sweep began.
+
+Every timer but a refund is then decided in Python, return by return (the state table, the
+deadline the new state starts, the event and its outbox row: `returns.bulk_moves`), and the
+batch is written in three statements under one savepoint; a return the rules refuse is left
+out of it. If the database refuses the batch, the savepoint is rolled back and its returns
+are acted on one at a time, each under a SAVEPOINT of its own, so one bad row still cannot
+stop the rest. Refunds move money: they are always paid one at a time (`pay_refund`, under
+the order's lock). A few batches run at once, so the database's round trips overlap with
+Python's work.
 
 A return acted on, or changed by anyone, since the sweep started is not claimed again by it
 (its new deadline is for a later sweep). Each shop's policy is read once per process and
@@ -24,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from returns_service.auth import SYSTEM_CALLER
@@ -39,8 +45,9 @@ from returns_service.policies.service import default_return_address
 from returns_service.relay.retention import remove_settled_outbox_events
 from returns_service.returns import repository
 from returns_service.returns.automations import approve_and_refund
+from returns_service.returns.bulk_moves import BulkMoves, NotInBulk, undo
 from returns_service.returns.lifecycle import move
-from returns_service.returns.negotiation import lapse_offer
+from returns_service.returns.negotiation import LAPSED, end_offer, lapse_offer
 from returns_service.returns.refunds import pay_refund
 from returns_service.rules.deadlines import timer_action
 from returns_service.rules.vocabulary import Action, ReturnType, Role
@@ -64,15 +71,33 @@ class _Sweep:
     acted: int = 0
 
 
-async def _run_timer(session: AsyncSession, row: ReturnRow) -> None:
-    """Take the action the passed deadline calls for, as the system, with its event."""
-    assert row.deadline_action is not None and row.deadline_due_at is not None
+def _timer(row: ReturnRow) -> tuple[Action, ReturnType]:
+    """The action the passed deadline calls for, and the return's type."""
+    assert row.deadline_action is not None
     kind = ReturnType(row.type)
-    action = timer_action(row.deadline_action, kind)
-    data: dict[str, Any] = {
-        "timer": row.deadline_action,
-        "due_at": api_timestamp(row.deadline_due_at),
-    }
+    return timer_action(row.deadline_action, kind), kind
+
+
+def _timer_data(row: ReturnRow) -> dict[str, Any]:
+    """What the timer's event says of it: which one, and when it was due."""
+    assert row.deadline_action is not None and row.deadline_due_at is not None
+    return {"timer": row.deadline_action, "due_at": api_timestamp(row.deadline_due_at)}
+
+
+def _moves_money(row: ReturnRow) -> bool:
+    """Does the passed deadline pay a refund? (Refunds are paid one return at a time.)"""
+    try:
+        action, kind = _timer(row)
+    except ValueError:
+        return False  # refused when planned, and logged there
+    return action is Action.REFUND or (action is Action.APPROVE and kind is ReturnType.REFUND_ONLY)
+
+
+async def _run_timer(session: AsyncSession, row: ReturnRow) -> None:
+    """Take the action the passed deadline calls for, as the system, with its event: one
+    return, its own statements (refunds; a batch the database refused)."""
+    action, kind = _timer(row)
+    data = _timer_data(row)
     if action is Action.REFUND:
         await pay_refund(session, row, SYSTEM_CALLER, None, data=data)
     elif action is Action.DECLINE_OFFER:
@@ -89,6 +114,24 @@ async def _run_timer(session: AsyncSession, row: ReturnRow) -> None:
                 return
             row.return_address = address
         await move(session, row, action, SYSTEM_CALLER, data=data)
+
+
+async def _plan_timer(session: AsyncSession, batch: BulkMoves, row: ReturnRow) -> None:
+    """Decide what the passed deadline does to the return, as `_run_timer` would, and add it
+    to the shop's batch (no statement of its own)."""
+    action, kind = _timer(row)
+    data = _timer_data(row)
+    if action is Action.DECLINE_OFFER:
+        await batch.move(session, row, action, end_offer(row, LAPSED, data))
+        return
+    if action is Action.APPROVE and kind.goods_travel_back:
+        address = await default_return_address(session, row.shop_id)
+        if address is None:
+            _leave_to_the_merchant(row)
+            batch.change(row)
+            return
+        row.return_address = address
+    await batch.move(session, row, action, data)
 
 
 def _leave_to_the_merchant(row: ReturnRow) -> None:
@@ -111,14 +154,16 @@ def _leave_to_the_merchant(row: ReturnRow) -> None:
 async def _act_on_batch(
     sessionmaker: Sessionmaker, sweep: _Sweep, shop_id: str, return_ids: list[str]
 ) -> None:
-    """Claim one shop's batch and act on each return of it, in one transaction."""
+    """Claim one shop's batch and act on each return of it, in one transaction: every move
+    but a refund decided in Python and written in a few statements for the whole batch;
+    refunds, and the batch again if the database refuses it, one return at a time."""
     async with sessionmaker() as session:
         try:
             async with session.begin():
                 rows = await repository.claim_due_of_shop(
                     session, shop_id, return_ids, sweep.now, changed_before=sweep.started
                 )
-                for row in rows:
+                for row in await _act_in_bulk(session, sweep, shop_id, rows):
                     if await _act_on(session, row):
                         sweep.acted += 1
         except DBAPIError as refusal:
@@ -127,17 +172,72 @@ async def _act_on_batch(
             logger.warning("deadline sweep batch failed: %s: %s", type(refusal).__name__, refusal)
 
 
-async def _act_on(session: AsyncSession, row: ReturnRow) -> bool:
-    """Act on one claimed return under its own savepoint; answer whether it was acted on."""
+async def _act_in_bulk(
+    session: AsyncSession, sweep: _Sweep, shop_id: str, rows: list[ReturnRow]
+) -> list[ReturnRow]:
+    """Act on the claimed returns in one batch, under a savepoint; answer those to act on one
+    at a time instead: the refunds, or all of them again when the database refuses the
+    batch."""
+    claimed = [row.id for row in rows]
+    one_by_one = [row for row in rows if _moves_money(row)]
+    batch = BulkMoves(shop_id)
     try:
+        # The changes are made in memory first, with no autoflush: the ORM writes nothing of
+        # them itself, the batch does (begin_nested flushes, so it comes first).
         async with session.begin_nested():
-            await _run_timer(session, row)
-    except (ServiceError, ValueError, DBAPIError) as refusal:
-        # The state table or the money rules refuse, or the database rejects this row: leave
-        # it for the next sweep; the rest of the batch still runs.
+            with session.no_autoflush:
+                for row in rows:
+                    if row not in one_by_one and not await _plan(session, batch, row):
+                        one_by_one.append(row)
+            await batch.write(session)
+    except StatementError as refusal:
+        logger.warning(
+            "batch of %d returns of shop %s refused, acting on them one by one: %s: %s",
+            len(claimed),
+            shop_id,
+            type(refusal).__name__,
+            refusal,
+        )
+        # Rolled back, the returns' rows in the session are expired: load them again.
+        return await repository.claim_due_of_shop(
+            session, shop_id, claimed, sweep.now, changed_before=sweep.started, reload=True
+        )
+    sweep.acted += len(batch)
+    return one_by_one
+
+
+async def _plan(session: AsyncSession, batch: BulkMoves, row: ReturnRow) -> bool:
+    """Add the return's timer to the batch, or leave it for the next sweep when the state
+    table or the rules refuse it (nothing of it changed; the rest of the batch still runs).
+    Answer False for a move to take one return at a time instead."""
+    try:
+        await _plan_timer(session, batch, row)
+    except NotInBulk:
+        undo(row)
+        return False
+    except (ServiceError, ValueError) as refusal:
+        undo(row)
         logger.warning(
             "deadline of return %s not acted on: %s: %s", row.id, type(refusal).__name__, refusal
         )
+    return True
+
+
+async def _act_on(session: AsyncSession, row: ReturnRow) -> bool:
+    """Act on one claimed return under its own savepoint; answer whether it was acted on."""
+    return_id = row.id  # a savepoint rolled back expires the row: its id is not read after
+    try:
+        async with session.begin_nested():
+            await _run_timer(session, row)
+    except (ServiceError, ValueError, StatementError) as refusal:
+        # The state table or the money rules refuse, or the database (or its driver) rejects
+        # this row: leave it for the next sweep; the rest of the batch still runs.
+        logger.warning(
+            "deadline of return %s not acted on: %s: %s", return_id, type(refusal).__name__, refusal
+        )
+        # Rolled back, the row is expired; statistics read it again at commit (what it adds
+        # now, unchanged): load it here, where a load may wait on the database.
+        await session.refresh(row)
         return False
     return True
 

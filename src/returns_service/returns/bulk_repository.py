@@ -1,0 +1,71 @@
+"""SQL that writes many returns' changes at once (the sweep's batches): one UPDATE of the
+returns, one INSERT of their timeline events, one of their outbox rows, each pinned to one
+shop and sent once for the whole batch, whatever its size."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert, inspect, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+
+from returns_service.models import ReturnEventRow, ReturnRow
+from returns_service.outbox import repository as outbox_repository
+
+_RETURNS: Table = ReturnRow.__table__  # type: ignore[assignment]
+_EVENTS: Table = ReturnEventRow.__table__  # type: ignore[assignment]
+_KEY = ("shop_id", "id")
+_COLUMNS = [each.key for each in _RETURNS.c]
+
+
+def _changed_columns(rows: Sequence[ReturnRow]) -> list[str]:
+    """The columns any of the rows changed since it was loaded, in table order."""
+    changed: set[str] = set()
+    for row in rows:
+        changed.update(inspect(row).committed_state)
+    unknown = changed - set(_COLUMNS)
+    if unknown:
+        raise ValueError(f"a batch writes columns only, not {sorted(unknown)}")
+    return [name for name in _COLUMNS if name in changed and name not in _KEY]
+
+
+async def update_returns(session: AsyncSession, shop_id: str, rows: Sequence[ReturnRow]) -> None:
+    """Write what changed on these loaded (and locked) returns of one shop in one statement,
+    then count it as written: the unit of work has nothing left to flush for them.
+
+    One prepared UPDATE by key, sent once with every row's values (asyncpg pipelines them in
+    one round trip). An `UPDATE … FROM (VALUES …)` of the batch was measured too: the same
+    round trip, but SQLAlchemy compiles its VALUES list anew for every batch, which cost
+    about 0.3 ms of CPU per return more.
+    """
+    if not rows:
+        return
+    assert all(row.shop_id == shop_id for row in rows), "a batch is one shop's"
+    names = _changed_columns(rows)
+    if not names:
+        return
+    await session.execute(
+        update(_RETURNS)
+        .where(_RETURNS.c.shop_id == shop_id, _RETURNS.c.id == bindparam("changed_id"))
+        .values({name: bindparam(f"changed_{name}") for name in names}),
+        [
+            {"changed_id": row.id, **{f"changed_{name}": getattr(row, name) for name in names}}
+            for row in rows
+        ],
+    )
+    for row in rows:
+        for name in names:
+            set_committed_value(row, name, getattr(row, name))
+
+
+async def add_events(
+    session: AsyncSession, events: Sequence[dict[str, Any]], outbox: Sequence[dict[str, Any]]
+) -> None:
+    """Insert the timeline events (`timeline.next_event`) and their outbox rows
+    (`timeline.outbox_event`), a statement each."""
+    if events:
+        await session.execute(insert(_EVENTS), list(events))
+    if outbox:
+        await outbox_repository.add_events(session, outbox)
