@@ -224,8 +224,19 @@ def origin_of_statement(frame: FrameType | None) -> str | None:
 def unpinned_tables(statement: ClauseElement, parameters: list[dict[str, Any]]) -> set[str]:
     """The distributed tables the statement touches without pinning them to one shard key."""
     if isinstance(statement, TextClause):
-        words = set(statement.text.replace(",", " ").replace("(", " ").split())
-        return {name for name in _DISTRIBUTED if name in words}
+        words = statement.text.replace(",", " ").replace("(", " ").split()
+        if words[:2] == ["INSERT", "INTO"] and words[2] in _DISTRIBUTED:
+            # A text INSERT is pinned by the shop each of its rows writes (`shop_id` or
+            # `shop_id_<n>` parameters).
+            column = _DISTRIBUTED[words[2]]
+            shops = [
+                value
+                for row in parameters
+                for name, value in row.items()
+                if name == column or name.startswith(f"{column}_")
+            ]
+            return set() if shops and all(shop is not None for shop in shops) else {words[2]}
+        return {name for name in _DISTRIBUTED if name in set(words)}
     if isinstance(statement, Insert):
         table = statement.table
         assert isinstance(table, Table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -11,11 +12,12 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Date,
+    TextClause,
     and_,
+    bindparam,
     case,
     delete,
     func,
-    insert,
     literal,
     or_,
     select,
@@ -296,26 +298,48 @@ async def add_to_cells(session: AsyncSession, deltas: Mapping[tuple[str, CellKey
         await session.execute(statement)
 
 
+_DELTA_COLUMNS = ("shop_id", "batch", "position", "day", "dimension", "key", "metric", "value")
+# Statements kept for the row counts small enough to recur (an action writes a handful).
+_KEPT_DELTA_STATEMENTS = 64
+
+
+@functools.lru_cache(maxsize=_KEPT_DELTA_STATEMENTS)
+def _delta_insert(rows: int) -> TextClause:
+    """A multi-row INSERT of `rows` delta rows with named, typed parameters, built once per
+    count. Written as text: SQLAlchemy caches no multi-row `insert().values([...])` (it
+    would compile one on every commit), but it does cache a text statement."""
+    table = StatisticsDeltaRow.__table__
+    values = ", ".join(
+        "(" + ", ".join(f":{name}_{row}" for name in _DELTA_COLUMNS) + ")" for row in range(rows)
+    )
+    names = ", ".join(f'"{name}"' for name in _DELTA_COLUMNS)
+    statement = text(f"INSERT INTO statistics_deltas ({names}) VALUES {values}")  # noqa: S608
+    return statement.bindparams(
+        *(
+            bindparam(f"{name}_{row}", type_=table.c[name].type)
+            for row in range(rows)
+            for name in _DELTA_COLUMNS
+        )
+    )
+
+
 async def add_deltas(session: AsyncSession, deltas: Mapping[tuple[str, CellKey], int]) -> None:
     """Write what a transaction adds to the cells as new delta rows, one statement: no row
     another writer holds is touched, so writers in one shop never wait on each other."""
     batch = uuid.uuid4().hex
     rows = [
-        {
-            "shop_id": shop_id,
-            "batch": batch,
-            "position": position,
-            "day": cell.day,
-            "dimension": cell.dimension,
-            "key": cell.key,
-            "metric": cell.metric,
-            "value": value,
-        }
+        (shop_id, batch, position, cell.day, cell.dimension, cell.key, cell.metric, value)
         for position, ((shop_id, cell), value) in enumerate(sorted(deltas.items()))
         if value
     ]
-    for chunk in range(0, len(rows), _CHUNK):
-        await session.execute(insert(StatisticsDeltaRow).values(rows[chunk : chunk + _CHUNK]))
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        parameters = {
+            f"{name}_{row}": value
+            for row, values in enumerate(chunk)
+            for name, value in zip(_DELTA_COLUMNS, values, strict=True)
+        }
+        await session.execute(_delta_insert(len(chunk)), parameters)
 
 
 async def shops_with_deltas(session: AsyncSession, limit: int) -> list[str]:
