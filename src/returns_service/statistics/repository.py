@@ -155,6 +155,12 @@ def _facts(
     )
 
 
+async def own_return_facts(session: AsyncSession, picked: ColumnElement[bool]) -> list[ReturnFacts]:
+    """The returns' own state, without items and order: all their cells for the whole shop
+    need (one query)."""
+    return [_facts(row) for row in await session.execute(select(*_return_columns()).where(picked))]
+
+
 async def return_facts(session: AsyncSession, picked: ColumnElement[bool]) -> list[ReturnFacts]:
     """The facts of every return the condition on ReturnRow picks, with its timeline's, its
     items and its order's region and lines."""

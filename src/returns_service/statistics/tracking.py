@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession, async_session
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.util import await_only
 
 from returns_service.models import OrderRow, ReturnRow
@@ -82,24 +83,49 @@ def grouped_cells(facts: ReturnFacts) -> Cells:
     )
 
 
-def _own_facts(row: ReturnRow, *, as_loaded: bool) -> ReturnFacts:
-    """The return's own facts from the row: as it is, or as it was loaded (a use case may
-    have set a value, e.g. the refunded amount, before it tracks the change; nothing has
-    been flushed by then, so the attribute's history holds the loaded value)."""
+# The columns a return's own cells are counted from.
+_FACT_COLUMNS = (
+    "order_id",
+    "created_at",
+    "status",
+    "reason",
+    "currency",
+    "refunded_amount",
+    "refunded_at",
+    "escalated",
+    "automatic_actions",
+    "first_response_at",
+)
+
+
+def _own_facts(row: ReturnRow, *, as_loaded: bool) -> ReturnFacts | None:
+    """The return's own facts from the row in memory: as it is, or as it was loaded (a use
+    case may have set a value, e.g. the refunded amount, before it tracks the change; nothing
+    has been flushed by then, so the session still holds the loaded value). None when the
+    row cannot say without a query: expired (a savepoint rolled back), or no longer in the
+    database."""
     state = inspect(row)
+    loaded = state.dict
+    if (
+        not state.persistent
+        or state.identity is None
+        or any(name not in loaded for name in _FACT_COLUMNS)
+    ):
+        return None
+    # What changed since the row was loaded or last flushed: name -> the value before.
+    earlier = state.committed_state if as_loaded else {}
 
     def value(name: str) -> Any:
-        if as_loaded:
-            history = state.attrs[name].history
-            if history.added or history.deleted:
-                # Changed since loaded; a value that was None leaves no `deleted`.
-                return history.deleted[0] if history.deleted else None
-        return getattr(row, name)
+        if name in earlier:
+            original = earlier[name]
+            return None if original is NO_VALUE else original
+        return loaded[name]
 
+    shop_id, return_id = state.identity
     return ReturnFacts(
-        shop_id=row.shop_id,
-        return_id=row.id,
-        order_id=row.order_id,
+        shop_id=shop_id,
+        return_id=return_id,
+        order_id=value("order_id"),
         applied_at=value("created_at"),
         status=value("status"),
         reason=value("reason"),
@@ -113,6 +139,13 @@ def _own_facts(row: ReturnRow, *, as_loaded: bool) -> ReturnFacts:
         items=(),
         lines=(),
     )
+
+
+async def _read_own_facts(session: AsyncSession, shop_id: str, return_id: str) -> Cells:
+    facts = await repository.own_return_facts(
+        session, repository.returns_named(shop_id, [return_id])
+    )
+    return own_cells(facts[0]) if facts else Counter()
 
 
 async def _track_order(session: AsyncSession, shop_id: str, order_id: str) -> None:
@@ -133,7 +166,10 @@ async def before_return_change(
     before = _before(session)
     key = (row.shop_id, row.id)
     if key not in before.returns_own:
-        before.returns_own[key] = own_cells(_own_facts(row, as_loaded=True))
+        facts = _own_facts(row, as_loaded=True)
+        before.returns_own[key] = (
+            own_cells(facts) if facts else await _read_own_facts(session, *key)
+        )
         before.rows[key] = row
     if entering is ReturnStatus.CANCELLED:
         await repository.lock_order(session, row.shop_id, row.order_id)
@@ -182,10 +218,20 @@ async def _write_differences(session: AsyncSession, before: Before) -> None:
         for facts in await repository.return_facts(session, repository.returns_named(shop_id, ids)):
             grouped[(facts.shop_id, facts.return_id)] = facts
     found = dict(grouped)
+    unread: list[Key] = []
     for key in before.returns_own.keys() - grouped.keys():
         row = before.rows.get(key)
-        if row is not None and inspect(row).persistent:
-            found[key] = _own_facts(row, as_loaded=False)
+        in_memory = _own_facts(row, as_loaded=False) if row is not None else None
+        if in_memory is None:
+            unread.append(key)
+        else:
+            found[key] = in_memory
+    # Rows memory cannot speak for (expired by a rolled-back savepoint, or deleted): read.
+    for shop_id, ids in _by_shop(unread).items():
+        for facts in await repository.own_return_facts(
+            session, repository.returns_named(shop_id, ids)
+        ):
+            found[(facts.shop_id, facts.return_id)] = facts
     for key, earlier in before.returns_own.items():
         now = found.get(key)
         add(key[0], own_cells(now) if now else Counter(), earlier)
