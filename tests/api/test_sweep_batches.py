@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from returns_service.models import ReturnRow
 from returns_service.timers import sweep as sweep_module
@@ -163,3 +163,27 @@ async def test_two_sweepers_over_many_batches_act_once_per_deadline(
     _, events = await stored(database, made[18]["id"])
     by_system = Counter(e.type for e in events if e.actor_role == "system")
     assert by_system == Counter({"approve": 1, "refund": 1})
+
+
+async def test_a_sweep_over_many_batches_of_a_shop_reads_its_policy_once(
+    scenario: Scenario, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small batches, so that the shop's batches run side by side (PostgreSQL: several at once).
+    monkeypatch.setattr(sweep_module, "BATCH_SIZE", 2)
+    monkeypatch.setattr(sweep_module, "PAGE_SIZE", 8)
+    await set_policy(scenario, **SHORT)
+    made = await _due_returns(scenario, 8)
+    # A new version of the policy, which no process has read yet (the applications above
+    # read the one before).
+    await set_policy(scenario, **SHORT, restocking_fee_percent=5)
+    policy_reads = 0
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        nonlocal policy_reads  # a read of the policy itself, not a version in a subquery
+        policy_reads += statement.lstrip().startswith("SELECT shop_policies.")
+
+    async with sessions(database) as sessionmaker:
+        event.listen(sessionmaker.kw["bind"].sync_engine, "before_cursor_execute", count)
+        assert await sweep_once(sessionmaker, from_now(LATER)) == len(made)
+    await _assert_acted_once(scenario, database, made)
+    assert policy_reads == 1

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -69,6 +69,8 @@ class _Sweep:
     now: datetime
     started: datetime
     acted: int = 0
+    # Shops whose first batch ran (and so whose policy this process now holds).
+    shops: set[str] = field(default_factory=set)
 
 
 def _timer(row: ReturnRow) -> tuple[Action, ReturnType]:
@@ -285,7 +287,15 @@ async def sweep_once(
             break
         shop_id, return_id, _version, due_at = page[-1]
         after = (due_at, shop_id, return_id)
-        await asyncio.gather(*(batch(shop, ids) for shop, ids in _batches(page)))
+        batches = _batches(page)
+        # A shop's first batch of the sweep goes alone: it reads the shop's policy if this
+        # process holds no entry of its version, and the shop's later batches find it cached
+        # (side by side, each would miss and read the same policy).
+        first = {shop: ids for shop, ids in reversed(batches) if shop not in sweep.shops}
+        sweep.shops.update(first)
+        await asyncio.gather(*(batch(shop, ids) for shop, ids in first.items()))
+        rest = [(shop, ids) for shop, ids in batches if first.get(shop) is not ids]
+        await asyncio.gather(*(batch(shop, ids) for shop, ids in rest))
     await remove_expired_idempotency_keys(sessionmaker, sweep.now)
     await remove_settled_outbox_events(
         sessionmaker, sweep.now, retention_days=outbox_retention_days
