@@ -84,7 +84,12 @@ class Watch:
 async def browser_page(
     chromium: str, base_url: str, *, locale: str
 ) -> AsyncIterator[tuple[object, Watch]]:
-    from playwright.async_api import async_playwright
+    from playwright.async_api import async_playwright, expect
+
+    # How long an assertion waits for the page to get there: on a loaded two-core CI box the
+    # console's first answers can take longer than Playwright's 5 s default (a wait, not a
+    # speed target: a page that never gets there still fails).
+    expect.set_options(timeout=20_000)
 
     async with async_playwright() as driver:
         browser = await driver.chromium.launch(
