@@ -38,6 +38,7 @@ from returns_service.migrations import upgrade_to_head
 DATABASE = DATABASE_PREFIX
 LISTS_DATABASE = f"{DATABASE_PREFIX}_lists"
 SHOPS = 10
+RETURNS_PER_BUYER = 100
 
 
 @dataclass
@@ -185,8 +186,16 @@ def run_lists(report: Report, seconds: int) -> None:
             urls[size] = recreate_database(database)
             upgrade_to_head(urls[size])
             seed_policy(database, shops)
+            # A hundred returns per buyer at both sizes: every shape's first page is full (at
+            # 10k with the default 5,000 buyers, a buyer's page held two returns).
             seed_returns(
-                database, prefix="l", first=1, count=size, shops=SHOPS, requested_only=False
+                database,
+                prefix="l",
+                first=1,
+                count=size,
+                shops=SHOPS,
+                buyers=size // RETURNS_PER_BUYER,
+                requested_only=False,
             )
             report.note(f"  seeded {size} returns in {time.perf_counter() - started:.0f} s")
         with (
