@@ -78,6 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         # Served by openapi_document: the same bytes as the committed openapi/openapi.json.
         openapi_url=None,
+        # Tracing is ours (observability.tracing: an exporter only when configured, on a
+        # provider of our own); FastAPI's native telemetry would only look up the global
+        # providers (and the environment) on every request to find them unconfigured.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.add_middleware(
