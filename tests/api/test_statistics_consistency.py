@@ -16,9 +16,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from returns_service.models import StatisticsCellRow, StatisticsDeltaRow
+from returns_service.statistics import folding
 from returns_service.statistics.folding import fold_statistics
 from returns_service.statistics.periods import SPANS, block_start
 from returns_service.statistics.rebuild import rebuild_statistics
@@ -284,3 +285,30 @@ async def test_a_batch_where_one_return_is_refused_counts_only_what_it_kept(
         async with sessionmaker() as session, session.begin():
             await rebuild_statistics(session)
         assert await all_cells(sessionmaker) == before
+
+
+async def test_folders_side_by_side_move_every_delta_into_the_cells_once(
+    scenario: Scenario, clock: Clock, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small claims, so that several folders take turns over one shop's deltas.
+    monkeypatch.setattr(folding, "BATCH", 3)
+    shop = Shop(scenario, clock)
+    a, b = shop.buyers[:2]
+    first = await shop.apply(await shop.order(0, a, 2.0, "CN-GD"), a, "l0", "no_reason")
+    await shop.apply(await shop.order(1, b, 1.5, None), b, "l0", "size_mismatch")
+    await shop.act(first, "approve", scenario.merchant, {"return_address": ADDRESS})
+    async with sessions(database) as sessionmaker:
+        as_read = await all_cells(sessionmaker)
+        async with sessionmaker() as session:
+            pending = await session.scalar(select(func.count()).select_from(StatisticsDeltaRow))
+        assert pending and pending > 3 * folding.BATCH
+        folded = await asyncio.gather(*(fold_statistics(sessionmaker) for _ in range(3)))
+        assert sum(folded) == pending
+        async with sessionmaker() as session:
+            assert await session.scalar(select(func.count()).select_from(StatisticsDeltaRow)) == 0
+        assert await all_cells(sessionmaker) == as_read
+    answer = await statistics(scenario.client, scenario.merchant, **DAYS)
+    async with sessions(database) as sessionmaker, sessionmaker() as session:
+        rows = await rows_of_shop(session, scenario.shop_id)
+    start, end = (datetime.fromisoformat(DAYS[k]) for k in ("from", "to"))
+    assert_agrees(answer, expected_statistics(*rows, start, end, None))
