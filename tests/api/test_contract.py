@@ -28,6 +28,7 @@ import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, settings
+from hypothesis.errors import FlakyStrategyDefinition
 from schemathesis.python.asgi import get_client, shutdown_lifespans
 
 from returns_service.app import create_app
@@ -205,16 +206,25 @@ def test_stateful_workflows_keep_the_contract(seeded: Seeded) -> None:
                 transport_kwargs=kwargs,
             )
 
-    Workflow.run(
-        settings=settings(
-            max_examples=STATEFUL_SCENARIOS,
-            stateful_step_count=8,
-            deadline=None,
-            derandomize=not os.environ.get("CONTRACT_RANDOM"),
-            phases=[Phase.explicit, Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        )
+    run_settings = settings(
+        max_examples=STATEFUL_SCENARIOS,
+        stateful_step_count=8,
+        deadline=None,
+        derandomize=not os.environ.get("CONTRACT_RANDOM"),
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
     )
+    # The workflows share one database, so which links a step can follow depends on what the
+    # earlier scenarios left there; now and then hypothesis finds a scenario's draws differ
+    # from its record of them (FlakyStrategyDefinition: its bookkeeping, not an answer of
+    # the service). That one error gets one more run; every contract failure fails at once.
+    for attempt in range(2):
+        try:
+            Workflow.run(settings=run_settings)
+            return
+        except FlakyStrategyDefinition:
+            if attempt:
+                raise
 
 
 def test_a_json_body_that_is_not_utf8_is_a_validation_problem(seeded: Seeded) -> None:
