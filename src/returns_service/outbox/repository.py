@@ -6,16 +6,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from returns_service import appended_rows
 from returns_service.models import OutboxEventRow
 from returns_service.observability.request_context import current_request_id
 
 _OUTBOX: Table = OutboxEventRow.__table__  # type: ignore[assignment]
 
 
-async def add_event(
+def add_event(
     session: AsyncSession,
     *,
     shop_id: str,
@@ -25,8 +26,7 @@ async def add_event(
     payload: dict[str, Any],
     created_at: datetime,
 ) -> None:
-    # Core, not the unit of work: nothing in the transaction reads the row back.
-    await add_events(
+    add_events(
         session,
         [
             {
@@ -41,11 +41,13 @@ async def add_event(
     )
 
 
-async def add_events(session: AsyncSession, events: Sequence[dict[str, Any]]) -> None:
-    """Insert outbox rows (`add_event`'s arguments each) in one statement."""
+def add_events(session: AsyncSession, events: Sequence[dict[str, Any]]) -> None:
+    """Queue outbox rows (`add_event`'s arguments each), written with the transaction's other
+    appended rows as it commits (`appended_rows`): nothing in the transaction reads them."""
     request_id = current_request_id()
-    await session.execute(
-        insert(_OUTBOX),
+    appended_rows.append_rows(
+        session,
+        _OUTBOX,
         [
             {
                 "shop_id": event["shop_id"],

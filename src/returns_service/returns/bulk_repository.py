@@ -68,4 +68,4 @@ async def add_events(
     if events:
         await session.execute(insert(_EVENTS), list(events))
     if outbox:
-        await outbox_repository.add_events(session, outbox)
+        outbox_repository.add_events(session, outbox)

@@ -16,7 +16,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
-    insert,
     literal,
     or_,
     select,
@@ -26,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
+from returns_service import appended_rows
 from returns_service.models import (
     OrderRow,
     ReturnEventRow,
@@ -285,9 +285,10 @@ async def count_buyer_refunds_since(
     return int((await session.execute(statement)).scalar_one())
 
 
-async def add_event(session: AsyncSession, values: dict[str, Any]) -> None:
-    """Insert one timeline event (Core: no unit of work for a row nothing reads back)."""
-    await session.execute(insert(_EVENTS), [values])
+def add_event(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Queue one timeline event, written with the transaction's other appended rows as it
+    commits (`appended_rows`): nothing in the transaction reads it back."""
+    appended_rows.append_rows(session, _EVENTS, [values])
 
 
 async def list_events(

@@ -50,10 +50,10 @@ async def record_event(
     values = next_event(
         row, timeline_type, actor, from_status=from_status, to_status=to_status, data=data
     )
-    await repository.add_event(session, values)
-    event = ReturnEventRow(**values)  # not added to the session: written above already
+    repository.add_event(session, values)
+    event = ReturnEventRow(**values)  # not added to the session: queued above already
     # The outbox row rides the same commit: subscribers hear of exactly what was committed.
-    await outbox_repository.add_event(
+    outbox_repository.add_event(
         session, **outbox_event(row, values, event_type, await _news(session, row, event_type))
     )
     # The row's own changes too, now: later statements of the transaction (the refunds of an

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -12,9 +11,8 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Date,
-    TextClause,
+    Table,
     and_,
-    bindparam,
     case,
     delete,
     func,
@@ -31,6 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from returns_service import appended_rows
 from returns_service.models import (
     OrderLineRow,
     OrderRow,
@@ -305,47 +304,26 @@ async def add_to_cells(session: AsyncSession, deltas: Mapping[tuple[str, CellKey
 
 
 _DELTA_COLUMNS = ("shop_id", "batch", "position", "day", "dimension", "key", "metric", "value")
-# Statements kept for the row counts small enough to recur (an action writes a handful).
-_KEPT_DELTA_STATEMENTS = 64
+_DELTAS: Table = StatisticsDeltaRow.__table__  # type: ignore[assignment]
 
 
-@functools.lru_cache(maxsize=_KEPT_DELTA_STATEMENTS)
-def _delta_insert(rows: int) -> TextClause:
-    """A multi-row INSERT of `rows` delta rows with named, typed parameters, built once per
-    count. Written as text: SQLAlchemy caches no multi-row `insert().values([...])` (it
-    would compile one on every commit), but it does cache a text statement."""
-    table = StatisticsDeltaRow.__table__
-    values = ", ".join(
-        "(" + ", ".join(f":{name}_{row}" for name in _DELTA_COLUMNS) + ")" for row in range(rows)
-    )
-    names = ", ".join(f'"{name}"' for name in _DELTA_COLUMNS)
-    statement = text(f"INSERT INTO statistics_deltas ({names}) VALUES {values}")  # noqa: S608
-    return statement.bindparams(
-        *(
-            bindparam(f"{name}_{row}", type_=table.c[name].type)
-            for row in range(rows)
-            for name in _DELTA_COLUMNS
-        )
-    )
-
-
-async def add_deltas(session: AsyncSession, deltas: Mapping[tuple[str, CellKey], int]) -> None:
-    """Write what a transaction adds to the cells as new delta rows, one statement: no row
-    another writer holds is touched, so writers in one shop never wait on each other."""
+def add_deltas(session: AsyncSession, deltas: Mapping[tuple[str, CellKey], int]) -> None:
+    """Queue what a transaction adds to the cells as new delta rows, written with its other
+    appended rows as it commits (`appended_rows`): no row another writer holds is touched, so
+    writers in one shop never wait on each other."""
     batch = uuid.uuid4().hex
-    rows = [
-        (shop_id, batch, position, cell.day, cell.dimension, cell.key, cell.metric, value)
-        for position, ((shop_id, cell), value) in enumerate(sorted(deltas.items()))
-        if value
-    ]
-    for start in range(0, len(rows), _CHUNK):
-        chunk = rows[start : start + _CHUNK]
-        parameters = {
-            f"{name}_{row}": value
-            for row, values in enumerate(chunk)
-            for name, value in zip(_DELTA_COLUMNS, values, strict=True)
-        }
-        await session.execute(_delta_insert(len(chunk)), parameters)
+    appended_rows.append_rows(
+        session,
+        _DELTAS,
+        (
+            dict(zip(_DELTA_COLUMNS, values, strict=True))
+            for values in (
+                (shop_id, batch, position, cell.day, cell.dimension, cell.key, cell.metric, value)
+                for position, ((shop_id, cell), value) in enumerate(sorted(deltas.items()))
+                if value
+            )
+        ),
+    )
 
 
 async def shops_with_deltas(session: AsyncSession, limit: int) -> list[str]:

@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event, inspect
-from sqlalchemy.ext.asyncio import AsyncSession, async_session
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.base import NO_VALUE
-from sqlalchemy.util import await_only
 
+from returns_service import appended_rows
 from returns_service.models import OrderRow, ReturnRow
 from returns_service.rules.vocabulary import ReturnStatus
 from returns_service.statistics import repository
@@ -245,7 +245,7 @@ async def _write_differences(session: AsyncSession, before: Before) -> None:
     for key, earlier in before.orders.items():
         order_now = orders.get(key)
         add(key[0], order_cells(order_now) if order_now else Counter(), earlier)
-    await repository.add_deltas(session, deltas)
+    repository.add_deltas(session, deltas)
 
 
 def _by_shop(keys: Iterable[Key]) -> dict[str, set[str]]:
@@ -255,20 +255,16 @@ def _by_shop(keys: Iterable[Key]) -> dict[str, set[str]]:
     return dict(sorted(shops.items()))
 
 
-def _before_commit(session: Session) -> None:
-    """Write the differences last thing before the outermost commit.
+def _has_notes(session: Session) -> bool:
+    return _KEY in session.info
 
-    The event runs inside the commit, in SQLAlchemy's greenlet, so the async repository is
-    awaited from it with `await_only`. A savepoint is not the end: only the outermost commit
-    writes.
-    """
-    if session.in_nested_transaction() or _KEY not in session.info:
-        return
-    proxy = async_session(session)
-    if proxy is None:
-        raise RuntimeError("statistics are kept by async sessions only")
-    session.flush()
-    await_only(_write_differences(proxy, session.info.pop(_KEY)))
+
+async def _add_differences(session: AsyncSession) -> None:
+    """Queue the differences as the outermost commit begins (see `appended_rows`): its last
+    statement writes them with the transaction's other appended rows."""
+    before: Before | None = session.sync_session.info.pop(_KEY, None)
+    if before is not None:
+        await _write_differences(session, before)
 
 
 def _forget(session: Session, transaction: SessionTransaction) -> None:
@@ -278,8 +274,8 @@ def _forget(session: Session, transaction: SessionTransaction) -> None:
 
 def install() -> None:
     """Keep statistics in every session: write on commit, forget when a transaction ends."""
-    if not event.contains(Session, "before_commit", _before_commit):
-        event.listen(Session, "before_commit", _before_commit)
+    appended_rows.before_writing(_has_notes, _add_differences)
+    if not event.contains(Session, "after_transaction_end", _forget):
         event.listen(Session, "after_transaction_end", _forget)
 
 

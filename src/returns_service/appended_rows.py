@@ -1,0 +1,184 @@
+"""Rows a transaction only appends, written together in its last statement before COMMIT.
+
+Timeline events, outbox events and statistics deltas are never read back by the transaction
+that makes them, so they need not be written the moment they are made. Queued in the session,
+they are written as it commits: on PostgreSQL in one statement for every table (one INSERT
+per table, joined as data-modifying CTEs), one round trip where there was one per table and
+per row set; SQLite has no INSERT inside a WITH, so there it is one statement per table.
+
+A queued row belongs to the transaction or savepoint it was queued in: a savepoint released
+writes the rows queued inside it first (so that a row the database refuses fails the savepoint,
+and what undoes it, not the whole transaction); a savepoint rolled back takes its rows with it;
+a transaction rolled back takes them all. Before the rows are written the session is flushed
+(a timeline event's return exists first), and what `before_writing` registered adds its rows
+(the statistics deltas).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import BindParameter, Table, TextClause, bindparam, event, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_session
+from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.util import await_only
+
+_KEY = "returns_appended_rows"
+# asyncpg takes at most 32,767 parameters in one statement.
+_MOST_PARAMETERS = 30_000
+_KEPT_STATEMENTS = 256
+
+Queued = tuple[SessionTransaction | None, Table, dict[str, Any]]
+AddRows = Callable[[AsyncSession], Awaitable[None]]
+HasRows = Callable[[Session], bool]
+_before_writing: list[tuple[HasRows, AddRows]] = []
+
+
+def append_rows(
+    session: AsyncSession | Session, table: Table, rows: Iterable[Mapping[str, Any]]
+) -> None:
+    """Queue rows for `table`, written as the transaction commits. Every row of a table names
+    the same columns."""
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    transaction = sync.get_nested_transaction() or sync.get_transaction()
+    queue: list[Queued] = sync.info.setdefault(_KEY, [])
+    queue.extend((transaction, table, dict(row)) for row in rows)
+
+
+def before_writing(has_rows: HasRows, add_rows: AddRows) -> None:
+    """Run `add_rows` as a transaction for which `has_rows` holds commits, after the flush and
+    before the queued rows are written, so that the rows it queues ride the same statement."""
+    if (has_rows, add_rows) not in _before_writing:
+        _before_writing.append((has_rows, add_rows))
+
+
+async def write_appended_rows(
+    session: AsyncSession, inside: SessionTransaction | None = None
+) -> None:
+    """Write the queued rows now (those queued `inside` a savepoint only, when given), in as
+    few statements as the database allows."""
+    info = session.sync_session.info
+    queue: list[Queued] = info.pop(_KEY, [])
+    if inside is not None:
+        info[_KEY] = [queued for queued in queue if not _inside(queued[0], inside)]
+        queue = [queued for queued in queue if _inside(queued[0], inside)]
+        if not info[_KEY]:
+            del info[_KEY]
+    if not queue:
+        return
+    by_table: dict[Table, list[dict[str, Any]]] = {}
+    for _, table, row in queue:
+        by_table.setdefault(table, []).append(row)
+    together = session.get_bind().dialect.name == "postgresql"
+    for parts in _statements(by_table, together):
+        shape = tuple((table, tuple(rows[0]), len(rows)) for table, rows in parts)
+        parameters = {
+            f"p{part}_{number}_{column}": value
+            for part, (_, rows) in enumerate(parts)
+            for number, row in enumerate(rows)
+            for column, value in row.items()
+        }
+        await session.execute(_insert(shape), parameters)
+
+
+def _statements(
+    by_table: dict[Table, list[dict[str, Any]]], together: bool
+) -> Iterable[list[tuple[Table, list[dict[str, Any]]]]]:
+    """The queued rows cut into statements: every table in one while its parameters fit (on
+    PostgreSQL), else a statement per table and as many as its rows need."""
+    statement: list[tuple[Table, list[dict[str, Any]]]] = []
+    budget = _MOST_PARAMETERS
+    for table, rows in by_table.items():
+        columns = len(rows[0])
+        per_statement = max(1, _MOST_PARAMETERS // columns)
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            if statement and (not together or budget < columns * len(chunk)):
+                yield statement
+                statement, budget = [], _MOST_PARAMETERS
+            statement.append((table, chunk))
+            budget -= columns * len(chunk)
+    if statement:
+        yield statement
+
+
+@functools.lru_cache(maxsize=_KEPT_STATEMENTS)
+def _insert(shape: tuple[tuple[Table, tuple[str, ...], int], ...]) -> TextClause:
+    """One INSERT per (table, columns, row count), the ones before the last as CTEs of it:
+    built once per shape, with named, typed parameters. Text rather than `insert().values()`:
+    SQLAlchemy caches a text statement, not a multi-row VALUES (it would compile one on every
+    commit)."""
+    inserts = []
+    binds: list[BindParameter[Any]] = []
+    for part, (table, columns, rows) in enumerate(shape):
+        names = ", ".join(f'"{column}"' for column in columns)
+        values = ", ".join(
+            "(" + ", ".join(f":p{part}_{row}_{column}" for column in columns) + ")"
+            for row in range(rows)
+        )
+        inserts.append(f'INSERT INTO "{table.name}" ({names}) VALUES {values}')  # noqa: S608
+        binds.extend(
+            bindparam(f"p{part}_{row}_{column}", type_=table.c[column].type)
+            for row in range(rows)
+            for column in columns
+        )
+    *ahead, last = inserts
+    sql = last
+    if ahead:
+        sql = "WITH " + ", ".join(f"p{n} AS ({part})" for n, part in enumerate(ahead)) + " " + last
+    return text(sql).bindparams(*binds)
+
+
+def _before_commit(session: Session) -> None:
+    """Write the queued rows last thing before the outermost commit, or a savepoint's as it
+    is released. The event runs inside the commit, in SQLAlchemy's greenlet, so the async
+    writers are awaited from it with `await_only`."""
+    savepoint = session.get_nested_transaction()
+    adding = (
+        [add_rows for has_rows, add_rows in _before_writing if has_rows(session)]
+        if savepoint is None
+        else []
+    )
+    if not adding and _KEY not in session.info:
+        return
+    proxy = async_session(session)
+    if proxy is None:
+        raise RuntimeError("appended rows are written by async sessions only")
+    session.flush()
+    for add_rows in adding:
+        await_only(add_rows(proxy))
+    await_only(write_appended_rows(proxy, savepoint))
+
+
+def _inside(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ended:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+def _rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    queue: list[Queued] | None = session.info.get(_KEY)
+    if queue:
+        session.info[_KEY] = [
+            queued for queued in queue if not _inside(queued[0], previous_transaction)
+        ]
+
+
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_KEY, None)
+
+
+def install() -> None:
+    if not event.contains(Session, "before_commit", _before_commit):
+        event.listen(Session, "before_commit", _before_commit)
+        event.listen(Session, "after_soft_rollback", _rolled_back)
+        event.listen(Session, "after_transaction_end", _ended)
+
+
+# Whatever queues rows imports this module, so every session that may hold them writes them.
+install()
