@@ -13,13 +13,13 @@ import time
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.pg import drop_database, recreate_database
+from bench.pg import DATABASE_PREFIX, drop_database, recreate_database
 from bench.seed import SHOP, seed_policy, seed_returns
 from returns_service.db import create_sessionmaker
 from returns_service.migrations import upgrade_to_head
 from returns_service.timers.sweep import sweep_once
 
-DATABASE = "returns_bench_sweep"
+DATABASE = f"{DATABASE_PREFIX}_sweep"
 
 
 async def run_sweep(url: str) -> tuple[int, float, float, int]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, inspect, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import InstanceState
 
 from returns_service.models import ReturnEventRow, ReturnRow
 from returns_service.outbox import repository as outbox_repository
@@ -20,11 +20,11 @@ _KEY = ("shop_id", "id")
 _COLUMNS = [each.key for each in _RETURNS.c]
 
 
-def _changed_columns(rows: Sequence[ReturnRow]) -> list[str]:
+def _changed_columns(states: Sequence[InstanceState[ReturnRow]]) -> list[str]:
     """The columns any of the rows changed since it was loaded, in table order."""
     changed: set[str] = set()
-    for row in rows:
-        changed.update(inspect(row).committed_state)
+    for state in states:
+        changed.update(state.committed_state)
     unknown = changed - set(_COLUMNS)
     if unknown:
         raise ValueError(f"a batch writes columns only, not {sorted(unknown)}")
@@ -39,11 +39,17 @@ async def update_returns(session: AsyncSession, shop_id: str, rows: Sequence[Ret
     one round trip). An `UPDATE … FROM (VALUES …)` of the batch was measured too: the same
     round trip, but SQLAlchemy compiles its VALUES list anew for every batch, which cost
     about 0.3 ms of CPU per return more.
+
+    The values are read from each row's own dict (every changed column is loaded), and each
+    row is then marked written as the unit of work marks a row it has just flushed
+    (`InstanceState._commit_all`): a `set_committed_value` per row and column took a tenth
+    of the sweep's CPU.
     """
     if not rows:
         return
     assert all(row.shop_id == shop_id for row in rows), "a batch is one shop's"
-    names = _changed_columns(rows)
+    states = [inspect(row) for row in rows]
+    names = _changed_columns(states)
     if not names:
         return
     await session.execute(
@@ -51,13 +57,13 @@ async def update_returns(session: AsyncSession, shop_id: str, rows: Sequence[Ret
         .where(_RETURNS.c.shop_id == shop_id, _RETURNS.c.id == bindparam("changed_id"))
         .values({name: bindparam(f"changed_{name}") for name in names}),
         [
-            {"changed_id": row.id, **{f"changed_{name}": getattr(row, name) for name in names}}
-            for row in rows
+            {"changed_id": row.id, **{f"changed_{name}": state.dict[name] for name in names}}
+            for row, state in zip(rows, states, strict=True)
         ],
     )
-    for row in rows:
-        for name in names:
-            set_committed_value(row, name, getattr(row, name))
+    identity_map = session.sync_session.identity_map
+    for state in states:
+        state._commit_all(state.dict, identity_map)
 
 
 async def add_events(

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 
 from returns_service.rules.statistics import FIRST_RESPONSE_TARGET_SECONDS, duration_bucket
 
@@ -141,31 +142,75 @@ def order_cells(order: OrderFacts) -> Cells:
 def return_cells(facts: ReturnFacts) -> Cells:
     """A return counts, on its application day, in full for the shop, and as one return for
     its reason, its order's region, and each category and sku of the lines it names."""
-    day = facts.applied_at.date()
+    cells = whole_shop_cells(facts)
+    cells.update(grouped_return_cells(facts))
+    return cells
+
+
+def whole_shop_cells(facts: ReturnFacts) -> Cells:
+    """What the return adds to its shop as a whole (its state, refund and timeline): the part
+    of `return_cells` a change of its own row moves. The deadline sweep takes it twice per
+    return, so it is built from a cache keyed by what it depends on (day, status, buckets):
+    a sweep's returns share a few keys."""
+    refund = None
+    if facts.refunded_at is not None and facts.refunded_amount is not None:
+        taken = _seconds_between(facts.applied_at, facts.refunded_at)
+        refund = (facts.currency, facts.refunded_amount, duration_bucket(taken))
+    first_response = None
+    if facts.first_response_at is not None:
+        waited = _seconds_between(facts.applied_at, facts.first_response_at)
+        first_response = (duration_bucket(waited), waited <= FIRST_RESPONSE_TARGET_SECONDS)
+    return Counter(
+        _whole_shop_cells(
+            facts.applied_at.date(),
+            facts.status,
+            facts.escalated,
+            facts.automatic_actions,
+            refund,
+            first_response,
+        )
+    )
+
+
+@lru_cache(maxsize=4096)
+def _whole_shop_cells(
+    day: date,
+    status: str,
+    escalated: bool,
+    automatic_actions: int,
+    refund: tuple[str, int, int] | None,
+    first_response: tuple[int, bool] | None,
+) -> dict[CellKey, int]:
     cells: Cells = Counter()
 
     def whole(metric: str, value: int = 1) -> None:
         cells[CellKey(day, Dimension.ALL, "", metric)] += value
 
     whole(Metric.RETURNS)
-    whole(f"{Metric.STATUS}:{facts.status}")
-    whole(Metric.DISPUTES, int(facts.escalated))
-    whole(Metric.AUTOMATIC_ACTIONS, facts.automatic_actions)
-    if facts.refunded_at is not None and facts.refunded_amount is not None:
-        whole(f"{Metric.REFUNDS}:{facts.currency}")
-        whole(f"{Metric.REFUNDED}:{facts.currency}", facts.refunded_amount)
-        taken = _seconds_between(facts.applied_at, facts.refunded_at)
-        whole(f"{Metric.PROCESSING}:{duration_bucket(taken)}")
-    if facts.first_response_at is not None:
-        waited = _seconds_between(facts.applied_at, facts.first_response_at)
-        whole(f"{Metric.FIRST_RESPONSE}:{duration_bucket(waited)}")
-        whole(Metric.FIRST_RESPONSE_WITHIN_TARGET, int(waited <= FIRST_RESPONSE_TARGET_SECONDS))
+    whole(f"{Metric.STATUS}:{status}")
+    whole(Metric.DISPUTES, int(escalated))
+    whole(Metric.AUTOMATIC_ACTIONS, automatic_actions)
+    if refund is not None:
+        currency, amount, bucket = refund
+        whole(f"{Metric.REFUNDS}:{currency}")
+        whole(f"{Metric.REFUNDED}:{currency}", amount)
+        whole(f"{Metric.PROCESSING}:{bucket}")
+    if first_response is not None:
+        bucket, within_target = first_response
+        whole(f"{Metric.FIRST_RESPONSE}:{bucket}")
+        whole(Metric.FIRST_RESPONSE_WITHIN_TARGET, int(within_target))
+    return dict(+cells)
+
+
+def grouped_return_cells(facts: ReturnFacts) -> Cells:
+    """What the return adds, as one return, to its reason, its order's region and each
+    category and sku of the lines it names: the part of `return_cells` only its order's
+    region and lines move."""
+    day = facts.applied_at.date()
     named = {line_id for line_id, _ in facts.items}
     groups = {(Dimension.REASON, facts.reason), (Dimension.REGION, facts.region or "")}
     groups |= set(_group_keys(tuple(line for line in facts.lines if line.line_id in named)))
-    for dimension, key in groups:
-        cells[CellKey(day, dimension, key, Metric.RETURNS)] += 1
-    return +cells
+    return Counter({CellKey(day, dimension, key, Metric.RETURNS): 1 for dimension, key in groups})
 
 
 def difference(after: Cells, before: Cells) -> dict[CellKey, int]:

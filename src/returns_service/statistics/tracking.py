@@ -40,11 +40,11 @@ from returns_service.statistics import repository
 from returns_service.statistics.cells import (
     CellKey,
     Cells,
-    Dimension,
     OrderFacts,
     ReturnFacts,
+    grouped_return_cells,
     order_cells,
-    return_cells,
+    whole_shop_cells,
 )
 
 _KEY = "statistics_before"
@@ -69,18 +69,6 @@ def _before(session: AsyncSession | Session) -> Before:
         info[_KEY] = Before()
     before: Before = info[_KEY]
     return before
-
-
-def own_cells(facts: ReturnFacts) -> Cells:
-    return Counter(
-        {key: value for key, value in return_cells(facts).items() if key.dimension == Dimension.ALL}
-    )
-
-
-def grouped_cells(facts: ReturnFacts) -> Cells:
-    return Counter(
-        {key: value for key, value in return_cells(facts).items() if key.dimension != Dimension.ALL}
-    )
 
 
 # The columns a return's own cells are counted from.
@@ -145,7 +133,7 @@ async def _read_own_facts(session: AsyncSession, shop_id: str, return_id: str) -
     facts = await repository.own_return_facts(
         session, repository.returns_named(shop_id, [return_id])
     )
-    return own_cells(facts[0]) if facts else Counter()
+    return whole_shop_cells(facts[0]) if facts else Counter()
 
 
 async def _track_order(session: AsyncSession, shop_id: str, order_id: str) -> None:
@@ -168,7 +156,7 @@ async def before_return_change(
     if key not in before.returns_own:
         facts = _own_facts(row, as_loaded=True)
         before.returns_own[key] = (
-            own_cells(facts) if facts else await _read_own_facts(session, *key)
+            whole_shop_cells(facts) if facts else await _read_own_facts(session, *key)
         )
         before.rows[key] = row
     if entering is ReturnStatus.CANCELLED:
@@ -198,7 +186,8 @@ async def before_order_change(
     for facts in await repository.return_facts(
         session, repository.returns_of_order(shop_id, order_id)
     ):
-        before.returns_grouped.setdefault((facts.shop_id, facts.return_id), grouped_cells(facts))
+        key = (facts.shop_id, facts.return_id)
+        before.returns_grouped.setdefault(key, grouped_return_cells(facts))
 
 
 async def _write_differences(session: AsyncSession, before: Before) -> None:
@@ -234,10 +223,10 @@ async def _write_differences(session: AsyncSession, before: Before) -> None:
             found[(facts.shop_id, facts.return_id)] = facts
     for key, earlier in before.returns_own.items():
         now = found.get(key)
-        add(key[0], own_cells(now) if now else Counter(), earlier)
+        add(key[0], whole_shop_cells(now) if now else Counter(), earlier)
     for key, earlier in before.returns_grouped.items():
         now = grouped.get(key)
-        add(key[0], grouped_cells(now) if now else Counter(), earlier)
+        add(key[0], grouped_return_cells(now) if now else Counter(), earlier)
     orders: dict[Key, OrderFacts] = {}
     for shop_id, ids in _by_shop(before.orders).items():
         for order in await repository.order_facts(session, repository.orders_named(shop_id, ids)):

@@ -56,8 +56,13 @@ from returns_service.timestamps import api_timestamp
 
 logger = logging.getLogger(__name__)
 
-PAGE_SIZE = 400
-BATCH_SIZE = 100
+# A batch costs about ten round trips (claim, items, savepoint, three writes, release,
+# statistics, commit), and on loopback TCP each send costs the sweep real CPU: measured at
+# 5,000 review timers, 100 returns a batch took 0.45 ms of CPU per deadline, 250 took 0.35,
+# 1,000 no less (and its first batch runs alone). A batch holds its returns' row locks for
+# a few tens of milliseconds; an API request on one of them waits that long.
+PAGE_SIZE = 1000
+BATCH_SIZE = 250
 # Batches claimed and acted on at once by one sweep (PostgreSQL; SQLite has one writer).
 CONCURRENCY = 4
 
