@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -93,36 +92,32 @@ def _own_facts(row: ReturnRow, *, as_loaded: bool) -> ReturnFacts | None:
     row cannot say without a query: expired (a savepoint rolled back), or no longer in the
     database."""
     state = inspect(row)
-    loaded = state.dict
-    if (
-        not state.persistent
-        or state.identity is None
-        or any(name not in loaded for name in _FACT_COLUMNS)
-    ):
+    if not state.persistent or state.identity is None:
         return None
-    # What changed since the row was loaded or last flushed: name -> the value before.
-    earlier = state.committed_state if as_loaded else {}
-
-    def value(name: str) -> Any:
-        if name in earlier:
-            original = earlier[name]
-            return None if original is NO_VALUE else original
-        return loaded[name]
-
+    loaded = state.dict
+    try:
+        values = {name: loaded[name] for name in _FACT_COLUMNS}
+    except KeyError:
+        return None
+    if as_loaded:
+        # What changed since the row was loaded or last flushed: name -> the value before.
+        for name, original in state.committed_state.items():
+            if name in values:
+                values[name] = None if original is NO_VALUE else original
     shop_id, return_id = state.identity
     return ReturnFacts(
         shop_id=shop_id,
         return_id=return_id,
-        order_id=value("order_id"),
-        applied_at=value("created_at"),
-        status=value("status"),
-        reason=value("reason"),
-        currency=value("currency"),
-        refunded_amount=value("refunded_amount"),
-        refunded_at=value("refunded_at"),
-        escalated=value("escalated"),
-        automatic_actions=value("automatic_actions"),
-        first_response_at=value("first_response_at"),
+        order_id=values["order_id"],
+        applied_at=values["created_at"],
+        status=values["status"],
+        reason=values["reason"],
+        currency=values["currency"],
+        refunded_amount=values["refunded_amount"],
+        refunded_at=values["refunded_at"],
+        escalated=values["escalated"],
+        automatic_actions=values["automatic_actions"],
+        first_response_at=values["first_response_at"],
         region=None,
         items=(),
         lines=(),
