@@ -69,8 +69,11 @@ async def update_returns(session: AsyncSession, shop_id: str, rows: Sequence[Ret
 async def add_events(
     session: AsyncSession, events: Sequence[dict[str, Any]], outbox: Sequence[dict[str, Any]]
 ) -> None:
-    """Insert the timeline events (`timeline.next_event`) and their outbox rows
-    (`timeline.outbox_event`), a statement each."""
+    """Insert the timeline events (`timeline.next_event`) in one statement, and queue their
+    outbox rows (`timeline.outbox_event`): one more statement as the batch's savepoint is
+    released (`appended_rows`). Queuing the events too (one statement for both) was measured:
+    a multi-row VALUES of 2,500 parameters cost more CPU, here and in PostgreSQL, than this
+    prepared INSERT sent once with every row."""
     if events:
         await session.execute(insert(_EVENTS), list(events))
     if outbox:
