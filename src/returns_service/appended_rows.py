@@ -17,20 +17,24 @@ a transaction rolled back takes them all. Before the rows are written the sessio
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import BindParameter, Table, TextClause, bindparam, event, text
+from sqlalchemy import BindParameter, Table, TextClause, bindparam, event, inspect, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_session
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Mapper, ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.util import await_only
 
 _KEY = "returns_appended_rows"
+_FLUSH = "returns_flush_before_next_statement"
 # asyncpg takes at most 32,767 parameters in one statement.
 _MOST_PARAMETERS = 30_000
 _KEPT_STATEMENTS = 256
 
 Queued = tuple[SessionTransaction | None, Table, dict[str, Any]]
+Part = tuple[str, Table, list[dict[str, Any]]]  # "insert" or "update", the table, its rows
+Update = tuple[Table, dict[str, Any]]  # a row's changed columns and its primary key
 AddRows = Callable[[AsyncSession], Awaitable[None]]
 HasRows = Callable[[Session], bool]
 _before_writing: list[tuple[HasRows, AddRows]] = []
@@ -47,6 +51,14 @@ def append_rows(
     queue.extend((transaction, table, dict(row)) for row in rows)
 
 
+def flush_before_next_statement(session: AsyncSession) -> None:
+    """Have the session's changes flushed before its next statement, and not sooner: a query
+    later in the transaction sees them, and a transaction that sends none writes them at
+    commit, in the appended rows' statement. (A plain `autoflush` would also flush rows
+    being built and the states statistics note as they were.)"""
+    session.sync_session.info[_FLUSH] = True
+
+
 def before_writing(has_rows: HasRows, add_rows: AddRows) -> None:
     """Run `add_rows` as a transaction for which `has_rows` holds commits, after the flush and
     before the queued rows are written, so that the rows it queues ride the same statement."""
@@ -55,10 +67,12 @@ def before_writing(has_rows: HasRows, add_rows: AddRows) -> None:
 
 
 async def write_appended_rows(
-    session: AsyncSession, inside: SessionTransaction | None = None
+    session: AsyncSession,
+    inside: SessionTransaction | None = None,
+    updates: Sequence[Update] = (),
 ) -> None:
     """Write the queued rows now (those queued `inside` a savepoint only, when given), in as
-    few statements as the database allows."""
+    few statements as the database allows; the `updates` (PostgreSQL) ride the first."""
     info = session.sync_session.info
     queue: list[Queued] = info.pop(_KEY, [])
     if inside is not None:
@@ -66,29 +80,31 @@ async def write_appended_rows(
         queue = [queued for queued in queue if _inside(queued[0], inside)]
         if not info[_KEY]:
             del info[_KEY]
-    if not queue:
-        return
     by_table: dict[Table, list[dict[str, Any]]] = {}
     for _, table, row in queue:
         by_table.setdefault(table, []).append(row)
     together = session.get_bind().dialect.name == "postgresql"
-    for parts in _statements(by_table, together):
-        shape = tuple((table, tuple(rows[0]), len(rows)) for table, rows in parts)
+    statements = list(_statements(by_table, together)) or [[]]
+    statements[0][:0] = [("update", table, [values]) for table, values in updates]
+    for parts in statements:
+        if not parts:
+            continue
+        shape = tuple((kind, table, tuple(rows[0]), len(rows)) for kind, table, rows in parts)
         parameters = {
             f"p{part}_{number}_{column}": value
-            for part, (_, rows) in enumerate(parts)
+            for part, (_, _, rows) in enumerate(parts)
             for number, row in enumerate(rows)
             for column, value in row.items()
         }
-        await session.execute(_insert(shape), parameters)
+        await session.execute(_statement(shape), parameters)
 
 
 def _statements(
     by_table: dict[Table, list[dict[str, Any]]], together: bool
-) -> Iterable[list[tuple[Table, list[dict[str, Any]]]]]:
+) -> Iterable[list[Part]]:
     """The queued rows cut into statements: every table in one while its parameters fit (on
     PostgreSQL), else a statement per table and as many as its rows need."""
-    statement: list[tuple[Table, list[dict[str, Any]]]] = []
+    statement: list[Part] = []
     budget = _MOST_PARAMETERS
     for table, rows in by_table.items():
         columns = len(rows[0])
@@ -98,37 +114,86 @@ def _statements(
             if statement and (not together or budget < columns * len(chunk)):
                 yield statement
                 statement, budget = [], _MOST_PARAMETERS
-            statement.append((table, chunk))
+            statement.append(("insert", table, chunk))
             budget -= columns * len(chunk)
     if statement:
         yield statement
 
 
 @functools.lru_cache(maxsize=_KEPT_STATEMENTS)
-def _insert(shape: tuple[tuple[Table, tuple[str, ...], int], ...]) -> TextClause:
-    """One INSERT per (table, columns, row count), the ones before the last as CTEs of it:
-    built once per shape, with named, typed parameters. Text rather than `insert().values()`:
-    SQLAlchemy caches a text statement, not a multi-row VALUES (it would compile one on every
-    commit)."""
-    inserts = []
+def _statement(shape: tuple[tuple[str, Table, tuple[str, ...], int], ...]) -> TextClause:
+    """One INSERT per (table, columns, row count), or one UPDATE of a row by its primary key,
+    the ones before the last as CTEs of it: built once per shape, with named, typed
+    parameters. Text rather than `insert().values()`: SQLAlchemy caches a text statement, not
+    a multi-row VALUES (it would compile one on every commit)."""
+    parts = []
     binds: list[BindParameter[Any]] = []
-    for part, (table, columns, rows) in enumerate(shape):
-        names = ", ".join(f'"{column}"' for column in columns)
-        values = ", ".join(
-            "(" + ", ".join(f":p{part}_{row}_{column}" for column in columns) + ")"
-            for row in range(rows)
-        )
-        inserts.append(f'INSERT INTO "{table.name}" ({names}) VALUES {values}')  # noqa: S608
+    for part, (kind, table, columns, rows) in enumerate(shape):
+        if kind == "update":
+            keys = {column.name for column in table.primary_key.columns}
+            changes = ", ".join(f'"{c}" = :p{part}_0_{c}' for c in columns if c not in keys)
+            where = " AND ".join(f'"{c}" = :p{part}_0_{c}' for c in columns if c in keys)
+            parts.append(f'UPDATE "{table.name}" SET {changes} WHERE {where}')  # noqa: S608
+        else:
+            names = ", ".join(f'"{column}"' for column in columns)
+            values = ", ".join(
+                "(" + ", ".join(f":p{part}_{row}_{column}" for column in columns) + ")"
+                for row in range(rows)
+            )
+            parts.append(f'INSERT INTO "{table.name}" ({names}) VALUES {values}')  # noqa: S608
         binds.extend(
             bindparam(f"p{part}_{row}_{column}", type_=table.c[column].type)
             for row in range(rows)
             for column in columns
         )
-    *ahead, last = inserts
+    *ahead, last = parts
     sql = last
     if ahead:
         sql = "WITH " + ", ".join(f"p{n} AS ({part})" for n, part in enumerate(ahead)) + " " + last
     return text(sql).bindparams(*binds)
+
+
+def _updates_to_fold(session: Session) -> list[Update]:
+    """The UPDATEs the flush would send for rows that only changed plain columns, taken out
+    of its hands (the rows marked as written) to ride the appended rows' statement. A row
+    with any other change (a relationship, its key) is left to the flush."""
+    updates: list[Update] = []
+    for instance in session.dirty:
+        state = inspect(instance)
+        mapper = state.mapper
+        table = mapper.local_table
+        if not isinstance(table, Table) or not _foldable(mapper):
+            continue
+        columns = mapper.columns
+        changed = {
+            key: state.dict.get(key)
+            for key, was in state.committed_state.items()
+            if key not in columns or was is NO_VALUE or state.dict.get(key, NO_VALUE) != was
+        }
+        if not changed or any(key not in columns or columns[key].primary_key for key in changed):
+            continue
+        changed.update({column.key: state.dict[column.key] for column in mapper.primary_key})
+        updates.append((table, changed))
+        # What the ORM does to a row it has just flushed: every attribute is now as stored,
+        # and the row is no longer dirty, so the flush before COMMIT has nothing to do (a
+        # flush of a dirty row with nothing to write still walks its unit of work).
+        state._commit_all(state.dict, session.identity_map)
+    return updates
+
+
+@functools.cache
+def _foldable(mapper: Mapper[Any]) -> bool:
+    """A mapper whose UPDATE is its changed columns and nothing else: no version counter, no
+    column the database or SQLAlchemy sets on update, attribute keys that are column names,
+    one table."""
+    return (
+        mapper.version_id_col is None
+        and all(
+            column.onupdate is None and column.server_onupdate is None
+            for column in mapper.local_table.columns
+        )
+        and all(key == column.name for key, column in mapper.columns.items())
+    )
 
 
 def _before_commit(session: Session) -> None:
@@ -143,13 +208,24 @@ def _before_commit(session: Session) -> None:
     )
     if not adding and _KEY not in session.info:
         return
+    session.info.pop(_FLUSH, None)  # the flush below, or the fold, writes the changes
     proxy = async_session(session)
     if proxy is None:
         raise RuntimeError("appended rows are written by async sessions only")
-    session.flush()
-    for add_rows in adding:
+    for add_rows in adding:  # each flushes first if it reads the database
         await_only(add_rows(proxy))
-    await_only(write_appended_rows(proxy, savepoint))
+    postgres = proxy.get_bind().dialect.name == "postgresql"
+    # On PostgreSQL the rows' plain UPDATEs ride the same statement: one round trip for the
+    # whole of an action's writes.
+    updates = _updates_to_fold(session) if postgres and savepoint is None else []
+    session.flush()
+    await_only(write_appended_rows(proxy, savepoint, updates))
+
+
+def _flush_first(execution: ORMExecuteState) -> None:
+    session = execution.session
+    if session.info.pop(_FLUSH, False):
+        session.flush()
 
 
 def _inside(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
@@ -171,6 +247,7 @@ def _rolled_back(session: Session, previous_transaction: SessionTransaction) -> 
 def _ended(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_KEY, None)
+        session.info.pop(_FLUSH, None)
 
 
 def install() -> None:
@@ -178,6 +255,7 @@ def install() -> None:
         event.listen(Session, "before_commit", _before_commit)
         event.listen(Session, "after_soft_rollback", _rolled_back)
         event.listen(Session, "after_transaction_end", _ended)
+        event.listen(Session, "do_orm_execute", _flush_first)
 
 
 # Whatever queues rows imports this module, so every session that may hold them writes them.

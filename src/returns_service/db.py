@@ -95,6 +95,9 @@ def sqlite_gate(settings: Settings) -> asyncio.Lock | None:
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """No autoflush: statistics note rows as they were before a change, and rows are built
+    before they are complete. Where a later statement must see a change, the change asks for
+    it (`appended_rows.flush_before_next_statement`, an explicit flush)."""
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 

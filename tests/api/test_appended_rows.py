@@ -87,6 +87,10 @@ async def test_an_approval_appends_its_event_outbox_row_and_deltas_as_it_commits
             )
         assert response.status_code == 200, response.text
         events = await scenario.events(created["id"])
+        stored = (await scenario.get(created["id"])).json()
+    approved = response.json()
+    assert (stored["status"], stored["version"]) == ("approved", created["version"] + 1)
+    assert stored == approved, "the UPDATE written with the appended rows wrote every change"
     assert [e["type"] for e in events][-1] == "approve"
     inserts = [s for s in seen if s.lstrip().upper().startswith(("INSERT", "WITH"))]
     written = {
@@ -94,9 +98,15 @@ async def test_an_approval_appends_its_event_outbox_row_and_deltas_as_it_commits
         for table in ("return_events", "outbox_events", "statistics_deltas")
     }
     assert written == {"return_events": 1, "outbox_events": 1, "statistics_deltas": 1}
-    # PostgreSQL takes them in one statement; SQLite has no INSERT inside a WITH.
+    # PostgreSQL takes them, and the return's UPDATE, in one statement after the locking
+    # SELECT; SQLite has no INSERT inside a WITH.
     assert len(inserts) == (1 if database.is_postgres else 3), inserts
     assert seen[-1] == inserts[-1], "the appended rows are the last statement before COMMIT"
+    updates = [s for s in seen if 'UPDATE "returns"' in s or "UPDATE returns" in s]
+    assert len(updates) == 1, seen
+    if database.is_postgres:
+        assert len(seen) == 2 and updates == inserts, seen
+        assert "FOR UPDATE" in seen[0]
     async with sessions(database) as sessionmaker, sessionmaker() as session:
         deltas = await session.scalar(select(func.count()).select_from(StatisticsDeltaRow))
         outbox = await session.scalar(

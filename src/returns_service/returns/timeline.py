@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from returns_service import appended_rows
 from returns_service.auth import Caller
 from returns_service.models import ReturnEventRow, ReturnRow
 from returns_service.models.base import utcnow
@@ -56,9 +57,10 @@ async def record_event(
     outbox_repository.add_event(
         session, **outbox_event(row, values, event_type, await _news(session, row, event_type))
     )
-    # The row's own changes too, now: later statements of the transaction (the refunds of an
-    # order, summed in SQL) must see them.
-    await session.flush()
+    # The row's own changes are written before the transaction's next statement (a refund
+    # summed over the order's returns must see them), or else at commit with the appended
+    # rows: on PostgreSQL, an action that reads nothing after its event writes in one.
+    appended_rows.flush_before_next_statement(session)
     return event
 
 

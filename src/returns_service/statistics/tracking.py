@@ -196,7 +196,12 @@ async def _write_differences(session: AsyncSession, before: Before) -> None:
                 deltas[(shop_id, cell)] += change
 
     # Grouped cells need items and lines; own cells only the return's state and timeline.
-    # One shop at a time: each statement names its shop (one node under Citus).
+    # One shop at a time: each statement names its shop (one node under Citus). What is read
+    # from the database is read after a flush, so that it sees the transaction's changes; a
+    # transaction that reads nothing here leaves its changes to the commit's one statement
+    # (`appended_rows`).
+    if before.returns_grouped or before.orders:
+        await session.flush()
     grouped: dict[Key, ReturnFacts] = {}
     for shop_id, ids in _by_shop(before.returns_grouped).items():
         for facts in await repository.return_facts(session, repository.returns_named(shop_id, ids)):
@@ -211,6 +216,8 @@ async def _write_differences(session: AsyncSession, before: Before) -> None:
         else:
             found[key] = in_memory
     # Rows memory cannot speak for (expired by a rolled-back savepoint, or deleted): read.
+    if unread:
+        await session.flush()
     for shop_id, ids in _by_shop(unread).items():
         for facts in await repository.own_return_facts(
             session, repository.returns_named(shop_id, ids)
