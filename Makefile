@@ -29,9 +29,12 @@ sweep: migrate
 	$(BIN)/returns-service sweep
 
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist, tests handed out one by one): one per core of CI's two-core
+# box. PYTEST_WORKERS=0 runs everything in the one pytest process (pdb, a profile).
+PYTEST_WORKERS ?= 2
 
 test: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests migrations bench

@@ -11,6 +11,7 @@ the program.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import hashlib
 import json
 import os
@@ -77,11 +78,19 @@ def node() -> Node:
 def node_modules(node: Node) -> Path:
     """The pinned packages, installed from the committed lock with `npm ci` once per lock."""
     lock = hashlib.sha256((CLIENT / "package-lock.json").read_bytes()).hexdigest()
-    if not INSTALLED_FROM.is_file() or INSTALLED_FROM.read_text() != lock:
-        # No package here needs an install script; running none is the safer default.
-        finished = run([node.npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], CLIENT)
-        assert finished.returncode == 0, said(finished)
-        INSTALLED_FROM.write_text(lock)
+    # `npm ci` empties node_modules first: another test process (xdist worker, a second
+    # checkout's run) must neither install into it at the same time nor compile from it
+    # half-installed, so the check and the install hold an exclusive lock on the folder.
+    folder = os.open(CLIENT, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        if not INSTALLED_FROM.is_file() or INSTALLED_FROM.read_text() != lock:
+            # No package here needs an install script; running none is the safer default.
+            finished = run([node.npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], CLIENT)
+            assert finished.returncode == 0, said(finished)
+            INSTALLED_FROM.write_text(lock)
+    finally:
+        os.close(folder)  # and with it the lock
     return CLIENT / "node_modules"
 
 
