@@ -91,11 +91,20 @@ def migrated_database(
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def _truncate_all(url: str) -> None:
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+# Children before parents, so that no foreign key is in the way.
+_EMPTY_EVERY_TABLE = "; ".join(
+    f'DELETE FROM "{table.name}"' for table in reversed(Base.metadata.sorted_tables)
+)
+
+
+async def _empty_all(url: str) -> None:
+    """Delete every row in one transaction. A TRUNCATE of every table (no table has a
+    sequence to restart) took 0.1-0.4 s a test, some 4 minutes of a CI run: new files for
+    each table and a commit that waits on them; the few rows a test leaves delete in ms."""
     connection = await asyncpg.connect(_asyncpg_dsn(url), timeout=5)
     try:
-        await connection.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        async with connection.transaction():
+            await connection.execute(_EMPTY_EVERY_TABLE)
     finally:
         await connection.close()
 
@@ -104,7 +113,7 @@ async def _truncate_all(url: str) -> None:
 async def database(migrated_database: Database, tmp_path: Path) -> AsyncIterator[Database]:
     """A clean database for this test, with the schema the migrations built."""
     if migrated_database.is_postgres:
-        await _truncate_all(migrated_database.url)
+        await _empty_all(migrated_database.url)
         yield migrated_database
         return
     assert migrated_database.template is not None
