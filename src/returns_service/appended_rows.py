@@ -160,40 +160,43 @@ def _updates_to_fold(session: Session) -> list[Update]:
     updates: list[Update] = []
     for instance in session.dirty:
         state = inspect(instance)
-        mapper = state.mapper
-        table = mapper.local_table
-        if not isinstance(table, Table) or not _foldable(mapper):
+        foldable = _foldable(state.mapper)
+        if foldable is None:
             continue
-        columns = mapper.columns
+        table, plain, keys = foldable
+        values = state.dict
         changed = {
-            key: state.dict.get(key)
+            key: values.get(key)
             for key, was in state.committed_state.items()
-            if key not in columns or was is NO_VALUE or state.dict.get(key, NO_VALUE) != was
+            if key not in plain or was is NO_VALUE or values.get(key, NO_VALUE) != was
         }
-        if not changed or any(key not in columns or columns[key].primary_key for key in changed):
+        if not changed or not changed.keys() <= plain:
             continue
-        changed.update({column.key: state.dict[column.key] for column in mapper.primary_key})
+        changed.update({key: values[key] for key in keys})
         updates.append((table, changed))
         # What the ORM does to a row it has just flushed: every attribute is now as stored,
         # and the row is no longer dirty, so the flush before COMMIT has nothing to do (a
         # flush of a dirty row with nothing to write still walks its unit of work).
-        state._commit_all(state.dict, session.identity_map)
+        state._commit_all(values, session.identity_map)
     return updates
 
 
 @functools.cache
-def _foldable(mapper: Mapper[Any]) -> bool:
-    """A mapper whose UPDATE is its changed columns and nothing else: no version counter, no
-    column the database or SQLAlchemy sets on update, attribute keys that are column names,
-    one table."""
-    return (
-        mapper.version_id_col is None
-        and all(
-            column.onupdate is None and column.server_onupdate is None
-            for column in mapper.local_table.columns
-        )
-        and all(key == column.name for key, column in mapper.columns.items())
-    )
+def _foldable(mapper: Mapper[Any]) -> tuple[Table[Any], frozenset[str], tuple[str, ...]] | None:
+    """For a mapper whose UPDATE is its changed columns and nothing else (one table, no
+    version counter, no column the database or SQLAlchemy sets on update, attribute keys
+    that are column names): its table, the keys of its plain columns, its primary key's."""
+    table = mapper.local_table
+    if (
+        not isinstance(table, Table)
+        or mapper.version_id_col is not None
+        or any(column.onupdate or column.server_onupdate for column in table.columns)
+        or any(key != column.name for key, column in mapper.columns.items())
+    ):
+        return None
+    keys = tuple(str(column.key) for column in mapper.primary_key)
+    plain = frozenset(key for key, _ in mapper.columns.items() if key not in keys)
+    return table, plain, keys
 
 
 def _before_commit(session: Session) -> None:
