@@ -76,8 +76,8 @@ async def write_appended_rows(
     info = session.sync_session.info
     queue: list[Queued] = info.pop(_KEY, [])
     if inside is not None:
-        info[_KEY] = [queued for queued in queue if not _inside(queued[0], inside)]
-        queue = [queued for queued in queue if _inside(queued[0], inside)]
+        info[_KEY] = [queued for queued in queue if not begun_within(queued[0], inside)]
+        queue = [queued for queued in queue if begun_within(queued[0], inside)]
         if not info[_KEY]:
             del info[_KEY]
     by_table: dict[Table, list[dict[str, Any]]] = {}
@@ -231,7 +231,8 @@ def _flush_first(execution: ORMExecuteState) -> None:
         session.flush()
 
 
-def _inside(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
+def begun_within(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
+    """Whether `transaction` is `ended` or begun within it (a savepoint of it)."""
     while transaction is not None:
         if transaction is ended:
             return True
@@ -243,7 +244,7 @@ def _rolled_back(session: Session, previous_transaction: SessionTransaction) -> 
     queue: list[Queued] | None = session.info.get(_KEY)
     if queue:
         session.info[_KEY] = [
-            queued for queued in queue if not _inside(queued[0], previous_transaction)
+            queued for queued in queue if not begun_within(queued[0], previous_transaction)
         ]
 
 

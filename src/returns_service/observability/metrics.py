@@ -35,6 +35,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from returns_service.appended_rows import begun_within
 from returns_service.observability.metrics_directory import MULTIPROCESS_DIR_VARIABLE
 
 HTTP_REQUESTS = Counter(
@@ -109,14 +110,6 @@ def count_refund(session: AsyncSession, currency: str, amount: int) -> None:
     count_on_commit(session, lambda: REFUNDED_MINOR_UNITS.labels(currency).inc(amount))
 
 
-def _inside(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
-    while transaction is not None:
-        if transaction is ended:
-            return True
-        transaction = transaction.parent
-    return False
-
-
 @event.listens_for(Session, "after_commit")
 def _committed(session: Session) -> None:
     if session.in_nested_transaction():
@@ -132,7 +125,7 @@ def _rolled_back(session: Session, previous_transaction: SessionTransaction) -> 
         session.info[_PENDING] = [
             (transaction, count)
             for transaction, count in pending
-            if transaction is not None and not _inside(transaction, previous_transaction)
+            if transaction is not None and not begun_within(transaction, previous_transaction)
         ]
 
 
