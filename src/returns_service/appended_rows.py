@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import BindParameter, Table, TextClause, bindparam, event, inspect, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_session
-from sqlalchemy.orm import Mapper, ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.orm import InstanceState, Mapper, ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.util import await_only
 
@@ -66,7 +66,7 @@ def before_writing(has_rows: HasRows, add_rows: AddRows) -> None:
         _before_writing.append((has_rows, add_rows))
 
 
-async def write_appended_rows(
+async def _write(
     session: AsyncSession,
     inside: SessionTransaction | None = None,
     updates: Sequence[Update] = (),
@@ -84,11 +84,11 @@ async def write_appended_rows(
     for _, table, row in queue:
         by_table.setdefault(table, []).append(row)
     together = session.get_bind().dialect.name == "postgresql"
-    statements = list(_statements(by_table, together)) or [[]]
-    statements[0][:0] = [("update", table, [values]) for table, values in updates]
+    statements = list(_statements(by_table, together))
+    if updates:  # PostgreSQL: they lead the first statement
+        folded: list[Part] = [("update", table, [values]) for table, values in updates]
+        statements[:1] = [folded + (statements[0] if statements else [])]
     for parts in statements:
-        if not parts:
-            continue
         shape = tuple((kind, table, tuple(rows[0]), len(rows)) for kind, table, rows in parts)
         parameters = {
             f"p{part}_{number}_{column}": value
@@ -174,11 +174,17 @@ def _updates_to_fold(session: Session) -> list[Update]:
             continue
         changed.update({key: values[key] for key in keys})
         updates.append((table, changed))
-        # What the ORM does to a row it has just flushed: every attribute is now as stored,
-        # and the row is no longer dirty, so the flush before COMMIT has nothing to do (a
-        # flush of a dirty row with nothing to write still walks its unit of work).
-        state._commit_all(values, session.identity_map)
+        mark_written(session, state)
     return updates
+
+
+def mark_written(session: Session, state: InstanceState[Any]) -> None:
+    """Count a row whose changes were written by a statement of our own as the ORM counts a
+    row it has just flushed: every attribute as stored, the row no longer dirty, so the flush
+    has nothing to do for it (a flush of a dirty row with nothing to write still walks its
+    unit of work). `_commit_all` is SQLAlchemy's own step after a flush, not public API:
+    tests/api/test_appended_rows.py and the sweep's tests would see it change."""
+    state._commit_all(state.dict, session.identity_map)
 
 
 @functools.cache
@@ -222,7 +228,7 @@ def _before_commit(session: Session) -> None:
     # whole of an action's writes.
     updates = _updates_to_fold(session) if postgres and savepoint is None else []
     session.flush()
-    await_only(write_appended_rows(proxy, savepoint, updates))
+    await_only(_write(proxy, savepoint, updates))
 
 
 def _flush_first(execution: ORMExecuteState) -> None:

@@ -161,20 +161,15 @@ def return_view_of(
 
 
 def event_view(row: ReturnEventRow) -> ReturnEventOut:
-    return ReturnEventOut(
-        seq=row.seq,
-        type=row.type,
-        from_status=ReturnStatus(row.from_status) if row.from_status else None,
-        to_status=ReturnStatus(row.to_status) if row.to_status else None,
-        actor=ActorOut(role=row.actor_role, id=row.actor_id),
-        data=row.data,
-        at=row.at,
-    )
+    return new_event_view({name: getattr(row, name) for name in _EVENT_FIELDS})
+
+
+_EVENT_FIELDS = ("seq", "type", "from_status", "to_status", "actor_role", "actor_id", "data", "at")
 
 
 def new_event_view(values: Mapping[str, Any]) -> ReturnEventOut:
-    """The view of an event from the values its row is inserted with (`timeline.next_event`):
-    the same as `event_view` of that row, without building the row."""
+    """The view of an event from the values of its row (`timeline.next_event`), so that the
+    outbox payload of an event not yet written needs no row built."""
     from_status, to_status = values["from_status"], values["to_status"]
     return ReturnEventOut(
         seq=values["seq"],

@@ -303,7 +303,6 @@ async def add_to_cells(session: AsyncSession, deltas: Mapping[tuple[str, CellKey
         await session.execute(statement)
 
 
-_DELTA_COLUMNS = ("shop_id", "batch", "position", "day", "dimension", "key", "metric", "value")
 _DELTAS: Table = StatisticsDeltaRow.__table__  # type: ignore[assignment]
 
 
@@ -316,12 +315,18 @@ def add_deltas(session: AsyncSession, deltas: Mapping[tuple[str, CellKey], int])
         session,
         _DELTAS,
         (
-            dict(zip(_DELTA_COLUMNS, values, strict=True))
-            for values in (
-                (shop_id, batch, position, cell.day, cell.dimension, cell.key, cell.metric, value)
-                for position, ((shop_id, cell), value) in enumerate(sorted(deltas.items()))
-                if value
-            )
+            {
+                "shop_id": shop_id,
+                "batch": batch,
+                "position": position,
+                "day": cell.day,
+                "dimension": cell.dimension,
+                "key": cell.key,
+                "metric": cell.metric,
+                "value": value,
+            }
+            for position, ((shop_id, cell), value) in enumerate(sorted(deltas.items()))
+            if value
         ),
     )
 
